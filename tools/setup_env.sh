@@ -56,7 +56,7 @@ WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION-torch-$TORCH_VERSION-$PY_TAG-$DEVICE
 if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
   log "building mmcv $MMCV_VERSION with ops for $DEVICE_TAG (first time only; ~7 min on 2 cores)"
   BUILD="$(mktemp -d)"
-  "$PY" -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: \
+  "$PY" -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: --no-build-isolation \
       "mmcv==$MMCV_VERSION" -d "$BUILD"
   tar -xzf "$BUILD"/mmcv-"$MMCV_VERSION".tar.gz -C "$BUILD"
   SRC="$BUILD/mmcv-$MMCV_VERSION"

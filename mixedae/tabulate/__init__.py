@@ -1,0 +1,55 @@
+"""Tabulate MixedAE studies: measured metrics from mmengine work dirs next to published ones.
+
+Work-dir convention. Each study root passed to `tools/tabulate.py` is laid out as::
+
+    ROOT/<method>/<task>/<YYYYmmdd_HHMMSS>/      one mmengine run (its `log_dir`)
+        vis_data/scalars.json                    JSON lines: train lines (lr, time, iter,
+                                                 [epoch], loss..., step), val lines (metrics, step)
+        <YYYYmmdd_HHMMSS>.json                   test metrics, one dict (after tools/test.py)
+
+i.e. the runner's `work_dir` is `ROOT/<method>/<task>`. `<method>` is any folder name
+(`mae` is the baseline unless told otherwise, e.g. `naive_mix`, `mixedae`); `<task>` is one of
+
+- `pretrain`: pre-training cost = median `time` (s/iter) of the train lines, as a ratio to
+  the baseline method's;
+- `cls_finetune`, `cls_linear`: `accuracy/top1` (mmpretrain, percent);
+- `det_coco`: `coco/bbox_mAP`, `coco/segm_mAP` (mmdet CocoMetric, fractions; shown x100);
+- `seg_ade20k`: `mIoU` (mmseg IoUMetric, percent).
+
+A metric comes from the newest run that holds it: its test results, else its last
+validation line. Step times and the schedule label (`2 iters`, `1 epoch`) come from the
+newest run that has train lines. Every row is labelled `published`, `derived` (published
+deltas added to published MAE) or `measured (<schedules>)`; missing values stay blank.
+"""
+from pathlib import Path
+
+from .collect import METRICS, Row, TabulateError, collect
+from .plots import plot_accuracy_vs_cost, plot_deltas
+from .published import load_published
+from .render import to_csv, to_latex, to_markdown, to_text
+
+__all__ = ['METRICS', 'Row', 'TabulateError', 'collect', 'load_published', 'tabulate',
+           'to_csv', 'to_latex', 'to_markdown', 'to_text']
+
+
+def tabulate(roots: list[Path], published: Path, out_dir: Path,
+             baseline: str = 'mae') -> tuple[str, list[Path]]:
+    """Collect every root, write tables and plots to `out_dir`; return (text table, paths)."""
+    labels = [root.name for root in roots] if len(roots) > 1 else ['']
+    if len(set(labels)) < len(labels):
+        labels = [str(root) for root in roots]
+    measured = [row for root, label in zip(roots, labels)
+                for row in collect(root, baseline, label)]
+    rows = load_published(published) + measured
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = to_text(rows)
+    written = []
+    for name, render in (('results.md', to_markdown), ('results.csv', to_csv),
+                         ('results.tex', to_latex)):
+        (out_dir / name).write_text(render(rows))
+        written.append(out_dir / name)
+    for name, plot in (('deltas_vs_mae.png', plot_deltas),
+                       ('accuracy_vs_cost.png', plot_accuracy_vs_cost)):
+        plot(rows, out_dir / name)
+        written.append(out_dir / name)
+    return text, written

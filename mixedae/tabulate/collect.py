@@ -1,0 +1,186 @@
+"""Read final metrics and pre-training step times from mmengine work dirs.
+
+See the package docstring for the work-dir layout. Every value is read from files
+that mmengine writes itself; nothing is taken from checkpoints or text logs.
+"""
+import json
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+TASKS = ('pretrain', 'cls_finetune', 'cls_linear', 'det_coco', 'seg_ade20k')
+RUN_DIR = re.compile(r'^\d{8}_\d{6}$')  # mmengine's timestamp folder: YYYYmmdd_HHMMSS
+
+
+class TabulateError(ValueError):
+    """A work dir or data file that cannot be tabulated; the message names the path."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One table column: the scalar `key` logged for `task`, times `scale` gives percent."""
+    name: str
+    task: str
+    key: str
+    scale: float
+    header: str
+
+
+METRICS = (
+    Metric('ft_top1', 'cls_finetune', 'accuracy/top1', 1.0, 'IN-1K ft top-1'),
+    Metric('lin_top1', 'cls_linear', 'accuracy/top1', 1.0, 'IN-1K lin top-1'),
+    Metric('ade_miou', 'seg_ade20k', 'mIoU', 1.0, 'ADE20K mIoU'),
+    Metric('coco_box', 'det_coco', 'coco/bbox_mAP', 100.0, 'COCO AP box'),
+    Metric('coco_mask', 'det_coco', 'coco/segm_mAP', 100.0, 'COCO AP mask'),
+)
+
+
+@dataclass
+class Row:
+    """One table row; `values` maps metric names (and 'cost', × baseline) to numbers."""
+    method: str
+    provenance: str  # 'published', 'derived' or 'measured (<schedules>)'
+    values: dict[str, float] = field(default_factory=dict)
+    baseline: Optional['Row'] = None
+    step_time: Optional[float] = None  # measured pre-training seconds/iter
+    no_delta: tuple[str, ...] = ()  # metrics whose protocol differs from the baseline's
+    note: str = ''
+    source: str = ''
+    study: str = ''
+    digits: int = 2
+
+    def delta(self, name: str) -> Optional[float]:
+        """This row's value minus the baseline's, or None where either is missing."""
+        base = self.baseline
+        if base is None or base is self or name in self.no_delta:
+            return None
+        if name not in self.values or name not in base.values:
+            return None
+        return self.values[name] - base.values[name]
+
+
+def read_json_lines(path: Path) -> list[dict]:
+    """Parse a JSON-lines file such as `vis_data/scalars.json`; errors name file and line."""
+    records = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise TabulateError(f'{path}:{lineno}: corrupt JSON line ({e.msg})') from None
+    return records
+
+
+def run_dirs(task_dir: Path) -> list[Path]:
+    """The timestamp folders of a task dir, newest first."""
+    runs = [p for p in task_dir.iterdir() if p.is_dir() and RUN_DIR.match(p.name)]
+    return sorted(runs, key=lambda p: p.name, reverse=True)
+
+
+def scalars(run: Path) -> list[dict]:
+    path = run / 'vis_data' / 'scalars.json'
+    return read_json_lines(path) if path.is_file() else []
+
+
+def test_results(run: Path) -> dict:
+    """The metrics `tools/test.py` dumps to `<run>/<run>.json` (empty if absent)."""
+    path = run / f'{run.name}.json'
+    if not path.is_file():
+        return {}
+    records = read_json_lines(path)
+    return records[-1] if records else {}
+
+
+def is_train_line(record: dict) -> bool:
+    return 'lr' in record and 'time' in record
+
+
+def train_lines(task_dir: Path) -> list[dict]:
+    """Train lines of the newest run that has any."""
+    for run in run_dirs(task_dir):
+        lines = [r for r in scalars(run) if is_train_line(r)]
+        if lines:
+            return lines
+    return []
+
+
+def schedule(lines: list[dict]) -> str:
+    """How far training went, e.g. '2 iters' or '1 epoch' ('' without train lines)."""
+    if not lines:
+        return ''
+    unit = 'epoch' if 'epoch' in lines[-1] else 'iter'
+    n = max(r[unit] for r in lines)
+    return f'{n} {unit}' + ('s' if n != 1 else '')
+
+
+def find_metric(task_dir: Path, key: str) -> Optional[float]:
+    """`key` from the newest run holding it: its test results, else its last val line."""
+    for run in run_dirs(task_dir):
+        tested = test_results(run)
+        if key in tested:
+            return float(tested[key])
+        logged = [r[key] for r in scalars(run) if key in r and not is_train_line(r)]
+        if logged:
+            return float(logged[-1])
+    return None
+
+
+SHORT = {'pretrain': 'pt', 'cls_finetune': 'ft', 'cls_linear': 'lin', 'det_coco': 'det',
+         'seg_ade20k': 'seg'}
+
+
+def provenance(schedules: dict[str, str]) -> str:
+    """'measured (pt 2 iters, ft 1 epoch)'; plain 'measured' without train logs."""
+    parts = [f'{SHORT[t]} {s}' for t, s in schedules.items()]
+    return f'measured ({", ".join(parts)})' if parts else 'measured'
+
+
+def read_method(method_dir: Path, name: str, study: str) -> Row:
+    """One measured row from `<root>/<method>/`: metrics, schedules and step time."""
+    values, schedules, step_time = {}, {}, None
+    for task in TASKS:
+        task_dir = method_dir / task
+        if not task_dir.is_dir():
+            continue
+        lines = train_lines(task_dir)
+        if lines:
+            schedules[task] = schedule(lines)
+        if task == 'pretrain' and lines:
+            step_time = statistics.median(r['time'] for r in lines)
+        for m in METRICS:
+            if m.task == task and (v := find_metric(task_dir, m.key)) is not None:
+                values[m.name] = v * m.scale
+    return Row(name, provenance(schedules), values, step_time=step_time, study=study)
+
+
+def method_dirs(root: Path) -> list[Path]:
+    """Folders of `root` holding at least one task folder; errors name `root`."""
+    if not root.is_dir():
+        raise TabulateError(f'{root}: work dir does not exist')
+    found = sorted(p for p in root.iterdir()
+                   if p.is_dir() and any((p / t).is_dir() for t in TASKS))
+    if not found:
+        raise TabulateError(f'{root}: no <method>/<task> folders (tasks: {", ".join(TASKS)})')
+    return found
+
+
+def collect(root: Path, baseline: str = 'mae', label: str = '') -> list[Row]:
+    """Measured rows of one study root; deltas and cost are vs its `baseline` method.
+
+    Row names are `<label>/<method>` when a label is given (several roots), else `<method>`.
+    """
+    rows, base = [], None
+    for method_dir in method_dirs(root):
+        name = f'{label}/{method_dir.name}' if label else method_dir.name
+        rows.append(read_method(method_dir, name, label or root.name))
+        if method_dir.name == baseline:
+            base = rows[-1]
+    rows.sort(key=lambda r: r is not base)  # baseline first, then alphabetical
+    for row in rows:
+        row.baseline = base
+        if base and base.step_time and row.step_time:
+            row.values['cost'] = row.step_time / base.step_time
+    return rows

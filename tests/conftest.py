@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny generated data and tiny configs (CPU, seconds)."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+import mixedae  # noqa: F401  (registers modules)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / 'configs'
+
+
+def striped_image(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A 3-channel image whose colour and stripe pattern are the image's own."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    angle, freq = rng.uniform(0, np.pi), rng.uniform(0.2, 1.2)
+    wave = np.sin(freq * (np.cos(angle) * xx + np.sin(angle) * yy) + rng.uniform(0, 6))
+    colour, amplitude = rng.uniform(40, 215, 3), rng.uniform(10, 40)
+    img = colour[None, None] + amplitude * wave[..., None]
+    return np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope='session')
+def pretrain_data_root(tmp_path_factory) -> Path:
+    """64 images of 32 px with distinct per-image statistics, in ``ROOT/train/``."""
+    root = tmp_path_factory.mktemp('pretrain_data')
+    (root / 'train').mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(64):
+        cv2.imwrite(str(root / 'train' / f'img_{i:03d}.png'), striped_image(rng, 32))
+    return root
+
+
+def tiny_pretrain_config(name: str, data_root: Path, work_dir: Path, **overrides) -> Config:
+    """A ``configs/demo`` pre-training config pointed at ``data_root``."""
+    cfg = Config.fromfile(str(CONFIGS / 'demo' / name))
+    cfg.work_dir = str(work_dir)
+    cfg.train_dataloader.dataset.data_root = str(data_root)
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    cfg.merge_from_dict(overrides)
+    return cfg

@@ -1,0 +1,250 @@
+"""Tests for mixedae.tabulate and tools/tabulate.py on work dirs written like mmengine's."""
+import csv
+import json
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mixedae.tabulate import TabulateError, collect, load_published, tabulate, to_text
+
+REPO = Path(__file__).resolve().parents[1]
+PUBLISHED = REPO / 'benchmarks' / 'published_results.json'
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+def train_line(it: int, time: float, epoch: int = 0) -> dict:
+    """A train line as mmengine 0.10.7's LoggerHook writes it to vis_data/scalars.json.
+
+    Val lines hold the metrics, `data_time`, `time` and `step`; the test dump in
+    `<run>/<run>.json` is one dict of the metrics, `data_time` and `time`, no newline.
+    """
+    line = {'lr': 0.0001, 'data_time': 0.01, 'loss': 0.5, 'time': time}
+    if epoch:
+        line['epoch'] = epoch
+    return {**line, 'iter': it, 'step': it}
+
+
+def write_run(task_dir: Path, stamp: str, train: tuple = (), val: tuple = (),
+              test: dict = None) -> None:
+    """One run folder: scalars.json (+ its <stamp>.json copy) and the test dump."""
+    vis = task_dir / stamp / 'vis_data'
+    vis.mkdir(parents=True)
+    lines = ''.join(json.dumps(r) + '\n' for r in (*train, *val))
+    if lines:
+        (vis / 'scalars.json').write_text(lines)
+        (vis / f'{stamp}.json').write_text(lines)
+    if test is not None:
+        (task_dir / stamp / f'{stamp}.json').write_text(json.dumps(test))
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Path:
+    root = tmp_path / 'study'
+    # mae: pre-training at median 0.3 s/iter; fine-tune val 60.0 then a newer test run 61.5.
+    write_run(root / 'mae' / 'pretrain', '20240101_000000',
+              train=[train_line(10, 0.2), train_line(20, 0.4), train_line(30, 0.3)])
+    write_run(root / 'mae' / 'cls_finetune', '20240102_000000',
+              train=[train_line(4, 0.1, epoch=1)],
+              val=[{'accuracy/top1': 55.0, 'data_time': 0.1, 'time': 0.2, 'step': 1},
+                   {'accuracy/top1': 60.0, 'data_time': 0.1, 'time': 0.2, 'step': 1}])
+    write_run(root / 'mae' / 'cls_finetune', '20240103_000000',
+              test={'accuracy/top1': 61.5, 'data_time': 0.01, 'time': 0.02})
+    write_run(root / 'mae' / 'det_coco', '20240102_000000', train=[train_line(2, 0.5)],
+              val=[{'coco/bbox_mAP': 0.301, 'coco/segm_mAP': 0.255, 'data_time': 0.1,
+                    'time': 0.2, 'step': 2}])
+    write_run(root / 'mae' / 'seg_ade20k', '20240102_000000', train=[train_line(2, 0.5)],
+              val=[{'aAcc': 70.0, 'mIoU': 40.12, 'mAcc': 50.0, 'data_time': 0.1,
+                    'time': 0.2, 'step': 2}])
+    # mixedae: 3 % slower; better fine-tune and box AP; no segmentation.
+    write_run(root / 'mixedae' / 'pretrain', '20240101_000000',
+              train=[train_line(10, 0.309), train_line(20, 0.5), train_line(30, 0.2)])
+    write_run(root / 'mixedae' / 'cls_finetune', '20240102_000000',
+              train=[train_line(4, 0.1, epoch=1)],
+              test={'accuracy/top1': 62.0, 'data_time': 0.01, 'time': 0.02})
+    write_run(root / 'mixedae' / 'det_coco', '20240102_000000', train=[train_line(2, 0.5)],
+              test={'coco/bbox_mAP': 0.31, 'coco/segm_mAP': 0.25, 'data_time': 0.1,
+                    'time': 0.2})
+    # naive_mix: only pre-trained.
+    write_run(root / 'naive_mix' / 'pretrain', '20240101_000000', train=[train_line(10, 0.6)])
+    return root
+
+
+def by_method(rows: list) -> dict:
+    return {r.method: r for r in rows}
+
+
+def test_collect_values_deltas_and_cost(study):
+    rows = by_method(collect(study))
+    mae, mixed, naive = rows['mae'], rows['mixedae'], rows['naive_mix']
+    assert mae.values == pytest.approx({'ft_top1': 61.5, 'coco_box': 30.1, 'coco_mask': 25.5,
+                                        'ade_miou': 40.12, 'cost': 1.0})
+    assert mae.step_time == pytest.approx(0.3)
+    assert mixed.values['cost'] == pytest.approx(1.03)
+    assert mixed.delta('ft_top1') == pytest.approx(0.5)
+    assert mixed.delta('coco_box') == pytest.approx(0.9)
+    assert mixed.delta('coco_mask') == pytest.approx(-0.5)
+    assert mixed.delta('ade_miou') is None and 'ade_miou' not in mixed.values
+    assert mae.delta('ft_top1') is None
+    assert naive.values == pytest.approx({'cost': 2.0})
+
+
+def test_provenance_labels_schedules(study):
+    rows = by_method(collect(study))
+    assert rows['mae'].provenance == 'measured (pt 30 iters, ft 1 epoch, det 2 iters, seg 2 iters)'
+    assert rows['naive_mix'].provenance == 'measured (pt 10 iters)'
+    published = by_method(load_published(PUBLISHED))
+    assert published['MAE'].provenance == 'published'
+    assert published['MixedAE'].provenance == 'derived'
+    assert published['iBOT'].provenance == 'published'
+
+
+def test_published_and_derived_rows():
+    rows = by_method(load_published(PUBLISHED))
+    assert rows['MAE'].values == {'ft_top1': 83.6, 'ade_miou': 48.1, 'coco_box': 50.3,
+                                  'coco_mask': 44.9, 'cost': 1.0}
+    assert rows['MixedAE'].values == {'ft_top1': 83.9, 'ade_miou': 49.8, 'coco_box': 51.2,
+                                      'cost': 1.03}
+    assert rows['MixedAE'].delta('ade_miou') == pytest.approx(1.7)
+    assert rows['iBOT'].delta('ft_top1') == pytest.approx(0.4)
+    assert rows['iBOT'].delta('coco_box') is None  # Cascade vs Mask R-CNN
+    assert all(r.source for r in rows.values())
+
+
+def test_text_table_cells(study):
+    rows = load_published(PUBLISHED) + collect(study)
+    lines = {line.split()[0]: line for line in to_text(rows).splitlines() if line}
+    assert '83.9 (+0.3)' in lines['MixedAE'] and '49.8 (+1.7)' in lines['MixedAE']
+    assert re.split(r'\s{2,}', lines['MixedAE'])[1] == 'derived'
+    assert re.split(r'\s{2,}', lines['MAE'])[1] == 'published'
+    assert '62.00 (+0.50)' in lines['mixedae'] and '31.00 (+0.90)' in lines['mixedae']
+    assert '1.03x' in lines['mixedae'] and '0.309' in lines['mixedae']
+    assert '61.50' in lines['mae'] and '(+' not in lines['mae']
+
+
+def test_outputs_written(study, tmp_path):
+    text, written = tabulate([study], PUBLISHED, tmp_path / 'out')
+    names = sorted(p.name for p in written)
+    assert names == ['accuracy_vs_cost.png', 'deltas_vs_mae.png', 'results.csv',
+                     'results.md', 'results.tex']
+    for png in (p for p in written if p.suffix == '.png'):
+        data = png.read_bytes()
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 1000
+    records = {r['method']: r for r in csv.DictReader((tmp_path / 'out/results.csv').open())}
+    assert records['mixedae']['ade_miou'] == '' and records['mixedae']['ade_miou_delta'] == ''
+    assert float(records['mixedae']['ft_top1_delta']) == pytest.approx(0.5)
+    assert records['MixedAE']['provenance'] == 'derived'
+    assert records['MixedAE']['coco_mask'] == ''
+    assert records['naive_mix']['ft_top1'] == ''
+    md = (tmp_path / 'out/results.md').read_text()
+    assert '| mixedae | measured (' in md and '1.03×' in md
+    tex = (tmp_path / 'out/results.tex').read_text()
+    assert r'\begin{tabular}' in tex and r'naive\_mix' in tex and r'1.03$\times$' in tex
+
+
+def test_several_roots_are_labelled(study, tmp_path):
+    other = tmp_path / 'other'
+    write_run(other / 'mae' / 'pretrain', '20240101_000000', train=[train_line(10, 1.0)])
+    text, _ = tabulate([study, other], PUBLISHED, tmp_path / 'out')
+    assert 'study/mixedae' in text and 'other/mae' in text
+
+
+def test_corrupt_line_names_file_and_line(study):
+    path = study / 'mae' / 'pretrain' / '20240101_000000' / 'vis_data' / 'scalars.json'
+    path.write_text(path.read_text() + '{"lr": 0.1, "ti\n')
+    with pytest.raises(TabulateError, match=re.escape(f'{path}:4: corrupt JSON line')):
+        collect(study)
+
+
+def test_errors_name_the_path(tmp_path):
+    with pytest.raises(TabulateError, match=re.escape(f'{tmp_path / "missing"}: work dir')):
+        collect(tmp_path / 'missing')
+    (tmp_path / 'empty' / 'mae' / 'unknown_task').mkdir(parents=True)
+    with pytest.raises(TabulateError, match=re.escape(f'{tmp_path / "empty"}: no <method>')):
+        collect(tmp_path / 'empty')
+
+
+def test_cli(study, tmp_path, monkeypatch, capsys):
+    tool = REPO / 'tools' / 'tabulate.py'
+    missing = tmp_path / 'missing'
+    failed = subprocess.run([sys.executable, str(tool), str(missing)], capture_output=True,
+                            text=True)
+    assert failed.returncode == 1
+    assert failed.stderr == f'error: {missing}: work dir does not exist\n'  # nothing else
+    monkeypatch.setattr(sys, 'argv', [str(tool), str(study)])
+    runpy.run_path(str(tool), run_name='__main__')
+    out = capsys.readouterr().out
+    assert '62.00 (+0.50)' in out
+    assert f'wrote {study / "tables" / "deltas_vs_mae.png"}' in out
+    assert (study / 'tables' / 'accuracy_vs_cost.png').is_file()
+
+
+def test_importable_without_mmdet_mmseg():
+    """mixedae.tabulate needs only the standard library and matplotlib."""
+    code = ('import sys, types; pkg = types.ModuleType("mixedae"); '
+            f'pkg.__path__ = [{str(REPO / "mixedae")!r}]; sys.modules["mixedae"] = pkg; '
+            'import mixedae.tabulate; '
+            'print(sorted(m for m in ("mmdet", "mmseg", "mmengine", "torch") if m in sys.modules))')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == '[]'
+
+def run_mmengine(work_dir: Path, name: str, by_epoch: bool, top1: float) -> None:
+    """Train and test a toy model with a real mmengine Runner on CPU (val top-1 = top1 - 5)."""
+    torch = pytest.importorskip('torch')
+    pytest.importorskip('mmengine')
+    from mmengine.evaluator import BaseMetric
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Toy(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 1)
+
+        def forward(self, inputs, mode='tensor'):
+            out = self.fc(inputs)
+            return {'loss': out.pow(2).mean()} if mode == 'loss' else list(out)
+
+    class Top1(BaseMetric):
+        def __init__(self, value):
+            super().__init__(prefix='accuracy')
+            self.value = value
+
+        def process(self, data_batch, data_samples):
+            self.results.append(self.value)
+
+        def compute_metrics(self, results):
+            return {'top1': results[0]}
+
+    loader = dict(dataset=[dict(inputs=torch.ones(2))] * 8, batch_size=2,
+                  sampler=dict(type='DefaultSampler', shuffle=False),
+                  collate_fn=dict(type='default_collate'))
+    train_cfg = dict(by_epoch=True, max_epochs=2) if by_epoch else \
+        dict(by_epoch=False, max_iters=6, val_interval=3)
+    runner = Runner(model=Toy(), work_dir=str(work_dir), experiment_name=name,
+                    train_dataloader=loader, val_dataloader=loader, test_dataloader=loader,
+                    optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+                    train_cfg=train_cfg, val_cfg=dict(), test_cfg=dict(),
+                    val_evaluator=[Top1(top1 - 5)], test_evaluator=[Top1(top1)],
+                    log_processor=dict(by_epoch=by_epoch),
+                    default_hooks=dict(logger=dict(type='LoggerHook', interval=2),
+                                       checkpoint=None))
+    runner.train()
+    runner.test()
+
+
+def test_reads_real_mmengine_work_dirs(tmp_path):
+    root = tmp_path / 'real'
+    run_mmengine(root / 'mae' / 'pretrain', 'mae_pt', by_epoch=False, top1=10.0)
+    run_mmengine(root / 'mae' / 'cls_finetune', 'mae_ft', by_epoch=False, top1=42.5)
+    run_mmengine(root / 'mixedae' / 'cls_finetune', 'mixedae_ft', by_epoch=True, top1=43.0)
+    rows = by_method(collect(root))
+    assert rows['mae'].provenance == 'measured (pt 6 iters, ft 6 iters)'
+    assert rows['mae'].values == pytest.approx({'ft_top1': 42.5, 'cost': 1.0})
+    assert rows['mae'].step_time > 0
+    assert rows['mixedae'].provenance == 'measured (ft 2 epochs)'
+    assert rows['mixedae'].delta('ft_top1') == pytest.approx(0.5)
