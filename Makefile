@@ -10,7 +10,7 @@ setup:
 	@bash tools/setup_env.sh
 
 demo: setup
-	$(PY) tools/run_demo.py
+	$(PY) tools/run_pipeline.py configs/pipelines/demo.py
 
 test: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)
