@@ -6,6 +6,7 @@ the transfer backbone/necks in mmdet's and mmseg's, and a checkpoint loader that
 under torch >= 2.6 (see :mod:`mixedae.engine.checkpoint_loading`).
 """
 from . import models, transfer  # noqa: F401  (registers modules)
+from .data import loading  # noqa: F401  (registers the checked image/label loaders)
 from .engine import register_safe_checkpoint_loader
 
 __version__ = '0.1.0'

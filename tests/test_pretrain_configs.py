@@ -23,7 +23,7 @@ def imagenet_root(tmp_path_factory) -> Path:
 
 
 def test_all_pretrain_configs_found():
-    assert len(PRETRAIN_CONFIGS) == 18
+    assert len(PRETRAIN_CONFIGS) == 19
 
 
 @pytest.mark.parametrize('name', PRETRAIN_CONFIGS)

@@ -7,6 +7,7 @@ import argparse
 import os.path as osp
 
 import mixedae  # noqa: F401  (registers modules, safe checkpoint loading)
+from mixedae.data.checks import check_data_config
 from mixedae.engine.launch import add_common_args, build_runner, load_config
 
 
@@ -23,6 +24,7 @@ def main() -> None:
         raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
+    check_data_config(cfg, ('test_dataloader',))
     build_runner(cfg).test()
 
 

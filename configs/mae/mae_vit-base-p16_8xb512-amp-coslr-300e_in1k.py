@@ -1,9 +1,14 @@
-# MAE baseline: mmpretrain's own MAE config, unchanged, plus mixedae's registrations
-# (safe checkpoint loading under torch >= 2.6 for resume/load_from).
-_base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
-
-custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
+# MAE baseline: mmpretrain's own MAE config, unchanged, plus mixedae's runtime additions
+# (safe checkpoint loading, exact resume, NaN guard, a loader that names bad files).
+_base_ = [
+    'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py',
+    '../_base_/pretrain_runtime.py',
+]
 
 # mmengine tags dicts inherited across packages with `_scope_`, which the Runner then
 # passes to the collate function as a keyword: restate it without the tag.
-train_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
+# Workers restart every epoch so that a resumed run sees the same augmentation.
+train_dataloader = dict(
+    persistent_workers=False,
+    collate_fn=dict(_delete_=True, type='default_collate'),
+    dataset=dict(pipeline={{_base_.checked_pretrain_pipeline}}))

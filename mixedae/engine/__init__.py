@@ -1,5 +1,15 @@
-"""Runtime pieces for the mmengine Runner."""
+"""Runtime pieces for the mmengine Runner (importing registers the hooks and the FSDP
+wrap policy in mmengine's registries)."""
 from .checkpoint_loading import (UnsafeCheckpointError, load_checkpoint_file,
                                  register_safe_checkpoint_loader)
+from .cpu_distributed import setup_cpu_distributed
+from .dataset_check_hook import DatasetCheckHook
+from .fsdp import vit_block_wrap_policy
+from .iteration_seed import PerIterationSeedHook, iteration_seed
+from .nonfinite import NonFiniteLossError, NonFiniteLossHook
 
-__all__ = ['UnsafeCheckpointError', 'load_checkpoint_file', 'register_safe_checkpoint_loader']
+__all__ = [
+    'DatasetCheckHook', 'NonFiniteLossError', 'NonFiniteLossHook', 'PerIterationSeedHook',
+    'UnsafeCheckpointError', 'iteration_seed', 'load_checkpoint_file',
+    'register_safe_checkpoint_loader', 'setup_cpu_distributed', 'vit_block_wrap_policy'
+]

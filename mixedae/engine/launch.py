@@ -12,7 +12,9 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..data.checks import check_data_config
 from .config_checks import check_pretrain_config
+from .cpu_distributed import setup_cpu_distributed
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -58,11 +60,13 @@ def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     check_pretrain_config(cfg)
+    check_data_config(cfg, ('train_dataloader', 'val_dataloader'))
     return cfg
 
 
 def build_runner(cfg: Config) -> Runner:
     """Build the Runner the config asks for (``runner_type``) or mmengine's."""
+    setup_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

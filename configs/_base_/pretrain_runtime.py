@@ -1,0 +1,20 @@
+# What every pre-training config (MAE, naive mixing, MixedAE) adds to mmpretrain's MAE
+# recipe, so the three methods differ only in the model.
+custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
+
+# Resume continues exactly (model randomness follows the iteration); a NaN/Inf loss
+# stops the run before the optimizer step and before any checkpoint of that iteration.
+custom_hooks = [
+    dict(type='PerIterationSeedHook'),
+    dict(type='NonFiniteLossHook', action='stop'),
+]
+
+# MAE's pipeline with a loader that names unreadable files (pipeline.0.skip_bad=True:
+# skip them with a counted warning instead of stopping).
+checked_pretrain_pipeline = [
+    dict(type='CheckedLoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.2, 1.0),
+         backend='pillow', interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackInputs')
+]

@@ -1,0 +1,30 @@
+"""DDP on CPUs (gloo) with mmengine's ``launcher='pytorch'``.
+
+mmengine 0.10.7's pytorch launcher calls ``torch.cuda.set_device`` unconditionally, and
+its default DDP wrapper passes ``device_ids=[LOCAL_RANK]``, which DDP refuses for a CPU
+module. On a machine without GPUs we start the process group ourselves (the Runner then
+skips its own ``init_dist``) and let DDP pick the module's device.
+"""
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Prepare a ``launcher='pytorch'`` config to run on CPUs; no-op when GPUs exist.
+
+    Raises:
+        ValueError: the config asks for a GPU-only backend (NCCL) on a machine without
+            GPUs.
+    """
+    if cfg.get('launcher') != 'pytorch' or torch.cuda.is_available():
+        return
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'nccl')
+    if backend != 'gloo':
+        raise ValueError(f"env_cfg.dist_cfg.backend={backend!r} needs GPUs and none is "
+                         "visible; set env_cfg.dist_cfg.backend='gloo' to train on CPUs")
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(type='MMDistributedDataParallel', **(cfg.get('model_wrapper_cfg') or {}))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
