@@ -1,43 +1,61 @@
-"""One pre-training optimizer step of MixedAE vs mmpretrain's MAE on the CPU.
+"""One pre-training optimizer step of MixedAE vs mmpretrain's MAE on the CPU (issue 3).
 
-Both models come from the project's ViT-B/16 configs (224 px, the same per-image batch).
-Time: forward + backward + AdamW step, the variants interleaved in one process after a
-warm-up, median of the repeats. Memory: each variant in its own subprocess; the peak
-resident set (VmHWM, reset through /proc/self/clear_refs once the model and the AdamW
-state exist) above that baseline is the step's peak, reported with the whole-process peak.
+The models come from the project's ViT-B/16 configs (224 px, the same per-image batch,
+fp32); a step is forward + backward + AdamW step. Time: the variants interleaved in one
+process after a warm-up step each, median over the repeats of the wall-clock time and of
+the process CPU time (the CPU time is the steadier figure when other jobs share the
+cores). Memory: each variant in its own subprocess; the peak resident set (VmHWM, reset
+through /proc/self/clear_refs once the model and the AdamW state exist) above that
+baseline is the step's peak, printed with the whole-process peak.
 
-    python benchmarks/pretrain_step_cpu.py [--batch 16] [--repeats 5] [--threads 2]
+A variant ``mixedae:<attn_impl>`` runs MixedAE with that Top-K attention kernel.
+
+    python benchmarks/pretrain_step_cpu.py [--batch 16] [--repeats 7] [--threads 2]
+        [--variants mae mixedae mixedae:reference naive_mix] [--tiny]
 """
 import argparse
 import json
+import logging
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Dict, List, Tuple
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
-    'mae': 'configs/mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py',
-    'naive_mix': 'configs/naive_mix/naive-mix_vit-base-p16_8xb512-amp-coslr-800e_in1k.py',
-    'mixedae': 'configs/mixedae/mixedae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py',
+    'mae': 'mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py',
+    'naive_mix': 'naive_mix/naive-mix_vit-base-p16_8xb512-amp-coslr-800e_in1k.py',
+    'mixedae': 'mixedae/mixedae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py',
+}
+TINY_CONFIGS = {
+    'mae': 'demo/mae_vit-tiny-p8_1xb32-300i_tiny.py',
+    'naive_mix': 'demo/naive-mix_vit-tiny-p8_1xb32-300i_tiny.py',
+    'mixedae': 'demo/mixedae_vit-tiny-p8_1xb32-300i_tiny.py',
 }
 
 
-def build(name: str):
-    """Model (train mode) and AdamW with its state allocated."""
+def build(variant: str, tiny: bool = False,
+          device: str = 'cpu') -> Tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """Model of ``variant`` (``name`` or ``mixedae:<attn_impl>``) in train mode on
+    ``device``, and an AdamW (fused on CUDA) whose state is already allocated."""
     import mixedae  # noqa: F401
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
-    cfg = Config.fromfile(str(ROOT / CONFIGS[name]))
+    name, _, attn_impl = variant.partition(':')
+    cfg = Config.fromfile(str(ROOT / 'configs' / (TINY_CONFIGS if tiny else CONFIGS)[name]))
+    if attn_impl:
+        cfg.model.backbone.attn_impl = attn_impl
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)
     model.init_weights()
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95))
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95),
+                                  fused=device.startswith('cuda') or None)
     for p in model.parameters():                       # allocate exp_avg / exp_avg_sq
         p.grad = torch.zeros_like(p)
     optimizer.step()
@@ -45,79 +63,114 @@ def build(name: str):
     return model, optimizer
 
 
-def step(model, optimizer, images: torch.Tensor) -> None:
-    losses = model(images, mode='loss')
-    loss, _ = model.parse_losses(losses)
+def image_size(tiny: bool) -> int:
+    return 32 if tiny else 224
+
+
+def step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+         images: torch.Tensor) -> None:
+    """Forward, backward and AdamW step."""
+    loss, _ = model.parse_losses(model(images, mode='loss'))
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
 
 
-def kib(field: str) -> int:
+def quiet_mmengine() -> None:
+    """Keep mmengine's per-parameter ``init_weights`` report off the output."""
+    from mmengine.logging import MMLogger
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
+
+
+def status_kib(field: str) -> int:
     for line in Path('/proc/self/status').read_text().splitlines():
         if line.startswith(field):
             return int(line.split()[1])
     raise RuntimeError(f'{field} not in /proc/self/status')
 
 
-def measure_memory(name: str, batch: int) -> dict:
-    """Run in a subprocess: peak RSS of two steps, total and above the baseline."""
-    model, optimizer = build(name)
-    images = torch.randn(batch, 3, 224, 224)
-    baseline = kib('VmRSS:')
+def measure_memory(variant: str, batch: int, tiny: bool) -> Dict[str, float]:
+    """(Run in a subprocess.) Peak RSS of two steps, total and above the baseline."""
+    model, optimizer = build(variant, tiny)
+    size = image_size(tiny)
+    images = torch.randn(batch, 3, size, size)
+    baseline = status_kib('VmRSS:')
     Path('/proc/self/clear_refs').write_text('5')     # reset VmHWM to the current RSS
     for _ in range(2):
         step(model, optimizer, images)
-    peak = kib('VmHWM:')
+    peak = status_kib('VmHWM:')
     return dict(step_peak_mib=(peak - baseline) / 1024, total_peak_mib=peak / 1024)
 
 
-def time_interleaved(names, batch: int, repeats: int) -> dict:
+def time_interleaved(variants: List[str], batch: int, repeats: int,
+                     tiny: bool) -> Dict[str, Dict[str, float]]:
+    """Median wall and CPU seconds per step, variants interleaved after a warm-up."""
     torch.manual_seed(0)
-    built = {n: build(n) for n in names}
-    images = torch.randn(batch, 3, 224, 224)
-    for n in names:                                    # warm-up
-        step(*built[n], images)
-    times = {n: [] for n in names}
+    built = {v: build(v, tiny) for v in variants}
+    size = image_size(tiny)
+    images = torch.randn(batch, 3, size, size)
+    for v in variants:
+        step(*built[v], images)
+    wall = {v: [] for v in variants}
+    cpu = {v: [] for v in variants}
     for _ in range(repeats):
-        for n in names:
-            start = time.perf_counter()
-            step(*built[n], images)
-            times[n].append(time.perf_counter() - start)
-    return {n: statistics.median(t) for n, t in times.items()}
+        for v in variants:
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            step(*built[v], images)
+            wall[v].append(time.perf_counter() - start_wall)
+            cpu[v].append(time.process_time() - start_cpu)
+    return {v: dict(wall=statistics.median(wall[v]), cpu=statistics.median(cpu[v]))
+            for v in variants}
+
+
+def memory_in_subprocess(variant: str, args: argparse.Namespace) -> Dict[str, float]:
+    command = [sys.executable, __file__, '--memory-of', variant, '--batch', str(args.batch),
+               '--threads', str(args.threads)] + (['--tiny'] if args.tiny else [])
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_table(variants: List[str], times: dict, memory: dict) -> None:
+    base = variants[0]
+    print(f"{'variant':<22} {'wall s':>7} {'ratio':>6} {'cpu s':>7} {'ratio':>6} "
+          f"{'step peak MiB':>14} {'ratio':>6} {'process peak MiB':>17} {'ratio':>6}")
+    for v in variants:
+        t, m = times[v], memory[v]
+        print(f"{v:<22} {t['wall']:7.3f} {t['wall'] / times[base]['wall']:6.3f} "
+              f"{t['cpu']:7.3f} {t['cpu'] / times[base]['cpu']:6.3f} "
+              f"{m['step_peak_mib']:14.0f} "
+              f"{m['step_peak_mib'] / memory[base]['step_peak_mib']:6.3f} "
+              f"{m['total_peak_mib']:17.0f} "
+              f"{m['total_peak_mib'] / memory[base]['total_peak_mib']:6.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch', type=int, default=16, help='images per step')
-    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--threads', type=int, default=torch.get_num_threads())
     parser.add_argument('--variants', nargs='+', default=['mae', 'mixedae'],
-                        choices=list(CONFIGS))
+                        help=f'{list(CONFIGS)} or mixedae:<attn_impl>; the first is '
+                        'the baseline of the ratios')
+    parser.add_argument('--tiny', action='store_true',
+                        help='the configs/demo models at 32 px (a smoke test)')
     parser.add_argument('--memory-of', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    for v in args.variants:
+        if v.partition(':')[0] not in CONFIGS:
+            parser.error(f'unknown variant {v!r}; choose from {list(CONFIGS)}')
     torch.set_num_threads(args.threads)
+    quiet_mmengine()
     if args.memory_of:
-        print(json.dumps(measure_memory(args.memory_of, args.batch)))
+        print(json.dumps(measure_memory(args.memory_of, args.batch, args.tiny)))
         return
 
-    print(f'ViT-B/16, 224 px, batch {args.batch}, fp32, {args.threads} threads, '
-          f'torch {torch.__version__}')
-    memory = {}
-    for name in args.variants:
-        out = subprocess.run([sys.executable, __file__, '--memory-of', name, '--batch',
-                              str(args.batch), '--threads', str(args.threads)],
-                             check=True, capture_output=True, text=True)
-        memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
-    times = time_interleaved(args.variants, args.batch, args.repeats)
-    base = args.variants[0]
-    print(f"{'variant':<10} {'s/step':>8} {'ratio':>6} {'step peak MiB':>14} {'ratio':>6} "
-          f"{'process peak MiB':>17} {'ratio':>6}")
-    for name in args.variants:
-        m, b = memory[name], memory[base]
-        print(f'{name:<10} {times[name]:8.3f} {times[name] / times[base]:6.3f} '
-              f"{m['step_peak_mib']:14.0f} {m['step_peak_mib'] / b['step_peak_mib']:6.3f} "
-              f"{m['total_peak_mib']:17.0f} {m['total_peak_mib'] / b['total_peak_mib']:6.3f}")
+    print(f"{'tiny ViT, 32' if args.tiny else 'ViT-B/16, 224'} px, batch {args.batch}, "
+          f'fp32, {args.threads} threads, {args.repeats} interleaved repeats, '
+          f'torch {torch.__version__}; ratios to {args.variants[0]}')
+    memory = {v: memory_in_subprocess(v, args) for v in args.variants}
+    times = time_interleaved(args.variants, args.batch, args.repeats, args.tiny)
+    print_table(args.variants, times, memory)
 
 
 if __name__ == '__main__':

@@ -11,6 +11,7 @@ pre-training path::
       -> + segment embedding, [CLS]       (G, 1 + N, D)
       -> blocks with Top-K attention      (G, 1 + N, D)               [homologous_attention.py]
 """
+import math
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
@@ -41,7 +42,8 @@ class MixedAEBlock(TransformerEncoderLayer):
     def __init__(self, embed_dims: int, num_heads: int, feedforward_channels: int,
                  layer_scale_init_value: float = 0., drop_rate: float = 0.,
                  attn_drop_rate: float = 0., drop_path_rate: float = 0.,
-                 qkv_bias: bool = True, window_size: int = 0, **kwargs) -> None:
+                 qkv_bias: bool = True, window_size: int = 0, attn_impl: str = 'auto',
+                 **kwargs) -> None:
         super().__init__(embed_dims, num_heads, feedforward_channels,
                          layer_scale_init_value=layer_scale_init_value,
                          drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
@@ -50,7 +52,8 @@ class MixedAEBlock(TransformerEncoderLayer):
             embed_dims=embed_dims, num_heads=num_heads, attn_drop=attn_drop_rate,
             proj_drop=drop_rate,
             dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
-            qkv_bias=qkv_bias, layer_scale_init_value=layer_scale_init_value)
+            qkv_bias=qkv_bias, layer_scale_init_value=layer_scale_init_value,
+            attn_impl=attn_impl)
         self.window_size = window_size
 
     def forward(self, x: torch.Tensor, topk: Optional[int] = None, num_full_rows: int = 1,
@@ -85,6 +88,8 @@ class MixedAEViT(VisionTransformer):
             pre-training); ``False`` keeps it learnable (fine-tuning).
         window_size, window_block_indexes: ViTDet-style windowed attention in the
             listed blocks (needs ``with_cls_token=False``).
+        attn_impl: kernel of the Top-K attention, see ``homologous_attention.py``
+            (``'auto'``: fused SDPA on CUDA bf16/fp16, ``'topk_softmax'`` otherwise).
     """
 
     def __init__(self,
@@ -113,6 +118,7 @@ class MixedAEViT(VisionTransformer):
                  fixed_sincos_pos_embed: bool = True,
                  window_size: int = 0,
                  window_block_indexes: Sequence[int] = (),
+                 attn_impl: str = 'auto',
                  init_cfg: Optional[dict | List[dict]] = None) -> None:
         if img_size % patch_size:
             raise ValueError(f'img_size={img_size} is not divisible by '
@@ -127,7 +133,8 @@ class MixedAEViT(VisionTransformer):
             init_cfg=init_cfg)
         self.num_patches = self.patch_resolution[0] * self.patch_resolution[1]
         self._build_blocks(drop_path_rate, layer_scale_init_value, drop_rate, qkv_bias,
-                           norm_cfg, layer_cfgs, window_size, window_block_indexes)
+                           norm_cfg, layer_cfgs, window_size, window_block_indexes,
+                           attn_impl)
         self.fixed_sincos_pos_embed = fixed_sincos_pos_embed
         self.pos_embed.requires_grad = not fixed_sincos_pos_embed
 
@@ -148,7 +155,8 @@ class MixedAEViT(VisionTransformer):
             self._freeze_stages()
 
     def _build_blocks(self, drop_path_rate, layer_scale_init_value, drop_rate, qkv_bias,
-                      norm_cfg, layer_cfgs, window_size, window_block_indexes) -> None:
+                      norm_cfg, layer_cfgs, window_size, window_block_indexes,
+                      attn_impl) -> None:
         """Replace mmpretrain's blocks by ``MixedAEBlock`` (same parameter names)."""
         if window_size and self.with_cls_token:
             raise ValueError('windowed attention needs with_cls_token=False')
@@ -163,7 +171,7 @@ class MixedAEViT(VisionTransformer):
                 layer_scale_init_value=layer_scale_init_value, drop_rate=drop_rate,
                 drop_path_rate=dpr[i], qkv_bias=qkv_bias, norm_cfg=norm_cfg,
                 window_size=window_size if i in window_block_indexes else 0,
-                **layer_cfgs[i]) for i in range(self.num_layers))
+                attn_impl=attn_impl, **layer_cfgs[i]) for i in range(self.num_layers))
 
     def _check_mixing_args(self, topk_ratio, homologous_layers, cls_query) -> None:
         check_mix_config(self.num_patches, self.mix_ratio, self.balanced_mixing)
@@ -179,6 +187,17 @@ class MixedAEViT(VisionTransformer):
             raise ValueError(f'homologous_layers {bad} outside [0, {self.num_layers})')
         if cls_query not in ('full', 'topk'):
             raise ValueError(f"cls_query must be 'full' or 'topk', got {cls_query!r}")
+
+    def _prepare_pos_embed(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        """Load-time hook: drop a checkpoint's [CLS] position slot when this encoder has
+        no [CLS] token, then resize the grid (mmpretrain drops the slot only when the
+        grids already match, so a 224-px checkpoint would not load at 1024 px)."""
+        name = prefix + 'pos_embed'
+        if not self.with_cls_token and name in state_dict:
+            length = state_dict[name].shape[1]
+            if length > 1 and math.isqrt(length - 1)**2 == length - 1:
+                state_dict[name] = state_dict[name][:, 1:]
+        super()._prepare_pos_embed(state_dict, prefix, *args, **kwargs)
 
     def init_weights(self) -> None:
         """MAE initialisation: sin-cos positions, Xavier patch embedding, N(0, .02) tokens."""

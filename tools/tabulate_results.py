@@ -1,6 +1,6 @@
 """Tabulate MixedAE studies against MAE and the published numbers.
 
-Usage: python tools/tabulate.py WORK_DIR [WORK_DIR ...] [--baseline mae] [--out-dir DIR]
+Usage: python tools/tabulate_results.py WORK_DIR [WORK_DIR ...] [--baseline mae] [--out-dir DIR]
 
 Each WORK_DIR is a study root `ROOT/<method>/<task>/<timestamp>/` (see mixedae.tabulate).
 Prints the table, writes results.{md,csv,tex} and two PNG plots, and prints their paths.
@@ -9,12 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-# Run as a script, this folder is sys.path[0] and this file would shadow the PyPI module
-# `tabulate`, which torch imports at exit; keep the folder off the import path.
-if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]
-
-from mixedae.tabulate import TabulateError, tabulate  # noqa: E402
+from mixedae.tabulate import TabulateError, tabulate
 
 PUBLISHED = Path(__file__).resolve().parents[1] / 'benchmarks' / 'published_results.json'
 

@@ -1,0 +1,69 @@
+# UperNet with the tiny MixedAE ViT (configs/demo/mixedae_vit-tiny-p8_1xb32-300i_tiny.py:
+# width 64, 4 blocks, 4 heads, 8-px patches) on the tiny ADE20K set
+# (tools/make_tiny_datasets.py, 128 px): the ViT-B recipe scaled down for a CPU run of under
+# a minute.
+#   tools/train.py THIS --cfg-options model.backbone.init_cfg.checkpoint=<pre-training ckpt>
+_base_ = '../benchmarks/segmentation/upernet_mixedae-vit-base-p16_8xb2-amp-160k_ade20k-512x512.py'
+
+crop_size = (128, 128)
+data_root = 'data/tiny/ade/ADEChallengeData2016'
+max_iters = 12
+norm_cfg = dict(type='BN', requires_grad=True)   # SyncBN needs a distributed GPU run
+
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        arch=dict(_delete_=True, embed_dims=64, num_layers=4, num_heads=4,
+                  feedforward_channels=256),
+        img_size=crop_size[0],
+        patch_size=8,
+        out_indices=[0, 1, 2, 3],
+        init_cfg=dict(checkpoint='work_dirs/mixedae_vit-tiny-p8_1xb32-300i_tiny/'
+                      'iter_300.pth')),
+    # 8-px patches: strides 4, 8, 16, 32 come from (2, 1, 0.5, 0.25)
+    neck=dict(embed_dim=64, rescales=[2, 1, 0.5, 0.25]),
+    decode_head=dict(in_channels=[64] * 4, channels=32, norm_cfg=norm_cfg),
+    auxiliary_head=dict(in_channels=64, channels=32, norm_cfg=norm_cfg),
+    test_cfg=dict(_delete_=True, mode='whole'))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='mmseg.LoadAnnotations', reduce_zero_label=True),
+    dict(type='RandomResize', scale=(512, 128), ratio_range=(0.5, 2.0),
+         keep_ratio=True),
+    dict(type='mmseg.RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='mmseg.RandomFlip', prob=0.5),
+    dict(type='mmseg.PhotoMetricDistortion'),
+    dict(type='mmseg.PackSegInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='mmseg.Resize', scale=(512, 128), keep_ratio=True),
+    dict(type='mmseg.LoadAnnotations', reduce_zero_label=True),
+    dict(type='mmseg.PackSegInputs')
+]
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+# fp32: AmpOptimWrapper needs a GPU
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    constructor='BackboneLayerDecayOptimWrapperConstructor',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg={{_base_.optim_wrapper.paramwise_cfg}})
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=3),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=3, end=max_iters)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(
+    logger=dict(interval=4),
+    checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
+randomness = dict(seed=0)
+env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
