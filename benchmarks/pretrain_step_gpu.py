@@ -6,9 +6,9 @@ default. For every variant and mode it prints ms/step and img/s (median over int
 repeats after a warm-up), the ratio to MAE in the same mode, peak memory
 (``torch.cuda.max_memory_allocated`` during a step, plus the variant's own parameters and
 AdamW state), and the model-FLOPs utilisation: FLOPs of one forward + backward counted by
-``torch.utils.flop_counter.FlopCounterMode`` on the variant as it runs (MixedAE's no-grad
-Top-K threshold pass included), per second, over ``--peak-tflops`` (default: H100 SXM
-bf16 dense, 989 TFLOP/s).
+``torch.utils.flop_counter.FlopCounterMode`` (Top-K attention as the reference computes
+it, each logit once), per second, over ``--peak-tflops`` (default: H100 SXM bf16 dense,
+989 TFLOP/s). ``mixedae:<attn_impl>`` rows compare the Top-K kernels.
 
     python benchmarks/pretrain_step_gpu.py [--batch 256] [--modes eager compiled]
         [--attn-impls auto sdpa_mask flex topk_softmax reference] [--peak-tflops 989]
@@ -19,9 +19,11 @@ import statistics
 import time
 from typing import Callable, Dict, List, NamedTuple
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from mixedae.models import HomologousAttention
 from pretrain_step_cpu import build, quiet_mmengine
 
 H100_SXM_BF16_TFLOPS = 989.
@@ -55,6 +57,15 @@ def allocated(device: torch.device) -> int:
     return torch.cuda.memory_allocated(device) if device.type == 'cuda' else 0
 
 
+def float_drop_probs(model: torch.nn.Module) -> None:
+    """mmpretrain's ViT keeps each block's drop-path rate as a numpy scalar, which
+    torch.compile lifts to a graph input and branches on (a graph break per block);
+    Python floats of the same value keep MAE's graph whole, as MixedAEViT's already are."""
+    for module in model.modules():
+        if isinstance(getattr(module, 'drop_prob', None), np.floating):
+            module.drop_prob = float(module.drop_prob)
+
+
 def build_cases(variants: List[str], modes: List[str], args: argparse.Namespace,
                 device: torch.device) -> List[Case]:
     """One model per variant, shared by its eager and compiled modes."""
@@ -63,6 +74,7 @@ def build_cases(variants: List[str], modes: List[str], args: argparse.Namespace,
         before = allocated(device)
         model, optimizer = build(variant, args.tiny, str(device))
         resident = allocated(device) - before
+        float_drop_probs(model)
         for mode in modes:
             forward = model if mode == 'eager' else \
                 torch.compile(model, backend=args.compile_backend)
@@ -70,13 +82,21 @@ def build_cases(variants: List[str], modes: List[str], args: argparse.Namespace,
     return cases
 
 
-def count_flops(case: Case, images: torch.Tensor) -> int:
-    """FLOPs of one eager forward + backward (the optimizer step is not model FLOPs)."""
+def count_model_flops(case: Case, images: torch.Tensor) -> int:
+    """FLOPs of one eager forward + backward (the optimizer step is not model FLOPs),
+    Top-K attention counted as the reference computes it: each logit once, so every
+    MixedAE kernel gets the same model FLOPs (a fused kernel's recomputation is not)."""
+    attentions = [m for m in case.model.modules() if isinstance(m, HomologousAttention)]
+    impls = [m.attn_impl for m in attentions]
+    for m in attentions:
+        m.attn_impl = 'reference'
     with FlopCounterMode(display=False) as counter:
         with torch.autocast(images.device.type, dtype=torch.bfloat16):
             losses = case.model(images, mode='loss')
         case.model.parse_losses(losses)[0].backward()
     case.optimizer.zero_grad(set_to_none=True)
+    for m, impl in zip(attentions, impls):
+        m.attn_impl = impl
     return counter.get_total_flops()
 
 
@@ -112,7 +132,7 @@ def print_table(cases: List[Case], seconds: Dict[Case, float], flops: Dict[str, 
                 peaks: Dict[Case, float], batch: int, peak_tflops: float) -> None:
     mae = {case.mode: case for case in cases if case.variant == 'mae'}
     print(f"{'variant':<22} {'mode':<9} {'ms/step':>8} {'img/s':>8} {'vs MAE':>7} "
-          f"{'peak GiB':>9} {'vs MAE':>7} {'GFLOP':>8} {'MFU %':>6}")
+          f"{'peak GiB':>9} {'vs MAE':>7} {'GFLOP':>10} {'MFU %':>6}")
     for case in cases:
         base = mae.get(case.mode)
         ratio = seconds[case] / seconds[base] if base else float('nan')
@@ -120,7 +140,7 @@ def print_table(cases: List[Case], seconds: Dict[Case, float], flops: Dict[str, 
         mfu = flops[case.variant] / seconds[case] / (peak_tflops * 1e12) * 100
         print(f'{case.variant:<22} {case.mode:<9} {seconds[case] * 1e3:8.1f} '
               f'{batch / seconds[case]:8.0f} {ratio:7.3f} {peaks[case] / 2**30:9.2f} '
-              f'{mem_ratio:7.3f} {flops[case.variant] / 1e9:8.1f} {mfu:6.1f}')
+              f'{mem_ratio:7.3f} {flops[case.variant] / 1e9:10.5g} {mfu:6.1f}')
 
 
 def parse_args() -> argparse.Namespace:
@@ -157,16 +177,17 @@ def main() -> None:
         'mixedae' if impl == 'auto' else f'mixedae:{impl}' for impl in args.attn_impls]
     size = 32 if args.tiny else 224
     images = torch.randn(args.batch, 3, size, size, device=device)
-    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
+    on = f'fused AdamW on {torch.cuda.get_device_name(device)}' if device.type == 'cuda' \
+        else 'AdamW on the CPU (no memory figures)'
     print(f"{'tiny ViT, 32' if args.tiny else 'ViT-B/16, 224'} px, batch {args.batch}, "
-          f'bf16 autocast, fused AdamW on {name}, torch {torch.__version__}; median of '
+          f'bf16 autocast, {on}, torch {torch.__version__}; median of '
           f'{args.repeats} interleaved rounds of {args.steps} steps; MFU against '
           f'{args.peak_tflops:g} TFLOP/s')
     cases = build_cases(variants, args.modes, args, device)
     for case in cases:
         for _ in range(args.warmup):
             train_step(case, images)
-    flops = {case.variant: count_flops(case, images)
+    flops = {case.variant: count_model_flops(case, images)
              for case in cases if case.mode == args.modes[0]}
     peaks = {case: step_peak_bytes(case, images) for case in cases}
     seconds = time_interleaved(cases, images, args.steps, args.repeats)

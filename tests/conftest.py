@@ -4,6 +4,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 
 import mixedae  # noqa: F401  (registers modules)
@@ -42,3 +43,30 @@ def tiny_pretrain_config(name: str, data_root: Path, work_dir: Path, **overrides
     cfg.train_dataloader.persistent_workers = False
     cfg.merge_from_dict(overrides)
     return cfg
+
+
+TINY_MIXEDAE = CONFIGS / 'demo/mixedae_vit-tiny-p8_1xb32-300i_tiny.py'
+TINY_MAE = CONFIGS / 'demo/mae_vit-tiny-p8_1xb32-300i_tiny.py'
+
+
+def save_pretraining_checkpoint(path: Path, img_size: int = 32, patch_size: int = 8,
+                                config: Path = TINY_MIXEDAE) -> dict:
+    """A tiny pre-training model (encoder, decoder, head; MixedAE unless ``config`` says
+    otherwise), every weight moved off its initial value, saved as a Runner checkpoint;
+    returns its state dict."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(str(config))
+    cfg.model.backbone.update(img_size=img_size, patch_size=patch_size)
+    cfg.model.neck.update(num_patches=(img_size // patch_size)**2, patch_size=patch_size)
+    cfg.model.head.patch_size = patch_size
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn_like(param) * 0.05)
+    state_dict = model.state_dict()
+    torch.save({'state_dict': state_dict, 'meta': {'iter': 300}}, path)
+    return state_dict

@@ -143,16 +143,26 @@ def mixed_pass(encoder, images: torch.Tensor):
 
 @pytest.mark.slow
 def test_compiled_encoder_equals_eager(monkeypatch):
-    """``torch.compile`` (inductor, CPU) of the encoder's mixed pass, forward and
-    backward, with the default attention. Only the encoder: mmengine's ``compile=True``
-    compiles the whole ``train_step`` (optimizer included), over 90 s on 2 cores. Random
-    ops fall back to eager's generator so both passes mix the same way."""
+    """``torch.compile`` (inductor, CPU, one graph) of the encoder's mixed pass, forward
+    and backward, with the default attention. Only the encoder: mmengine's
+    ``compile=True`` compiles the whole ``train_step`` (optimizer included), over 90 s on
+    2 cores. Random ops fall back to eager's generator so both passes mix the same way."""
     import torch._inductor.config as inductor_config
     monkeypatch.setattr(inductor_config, 'fallback_random', True)
     model = build_tiny_model()
     model.init_weights()
     images = torch.randn(8, 3, 32, 32)
     eager = mixed_pass(model.backbone, images)
-    compiled = mixed_pass(torch.compile(model.backbone), images)
+    compiled = mixed_pass(torch.compile(model.backbone, fullgraph=True), images)
     torch.testing.assert_close(compiled[:2], eager[:2])
     torch.testing.assert_close(compiled[2], eager[2], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize('attn_impl', ['auto', 'sdpa_mask'])
+def test_whole_pretraining_loss_is_one_graph(attn_impl):
+    """Dynamo captures MixedAE's loss (mixing, Top-K attention, unmixing, decoder, both
+    losses, homo_acc) without a graph break."""
+    model = build_tiny_model(attn_impl=attn_impl)
+    explained = torch._dynamo.explain(model)(torch.randn(8, 3, 32, 32), mode='loss')
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1

@@ -21,13 +21,13 @@ def restore_determinism():
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags[1:]
 
 
-def first_losses(data_root, work_dir, seed: int) -> list:
+def first_losses(data_root, work_dir, seed: int, **options) -> list:
     """Per-iteration (unsmoothed) losses of the first ``ITERS`` iterations."""
     cfg = tiny_pretrain_config(
         TINY, data_root, work_dir,
         **{'train_cfg.max_iters': ITERS, 'default_hooks.logger.interval': 1,
            'log_processor.window_size': 1,
-           'randomness': dict(seed=seed, deterministic=True)})
+           'randomness': dict(seed=seed, deterministic=True), **options})
     runner = Runner.from_cfg(cfg)
     runner.train()
     rows = [json.loads(line) for line in
@@ -41,3 +41,17 @@ def test_same_seed_same_losses(pretrain_data_root, tmp_path, restore_determinism
     assert torch.are_deterministic_algorithms_enabled()
     assert first_losses(pretrain_data_root, tmp_path / 'b', seed=7) == first
     assert first_losses(pretrain_data_root, tmp_path / 'c', seed=8) != first
+
+
+@pytest.mark.slow
+def test_compile_option_trains_the_same(pretrain_data_root, tmp_path, restore_determinism):
+    """``compile=...`` in the config (mmengine compiles ``train_step`` with dynamo) trains
+    MixedAE with the losses of the eager run. The ``eager`` backend keeps this a test of
+    the capture, in seconds; inductor on the encoder is tested in test_attention_impls."""
+    eager = first_losses(pretrain_data_root, tmp_path / 'eager', seed=7)
+    torch._dynamo.reset()
+    compiled = first_losses(pretrain_data_root, tmp_path / 'compiled', seed=7,
+                            compile=dict(backend='eager'))
+    torch._dynamo.reset()
+    torch.testing.assert_close(torch.tensor(compiled), torch.tensor(eager), rtol=1e-5,
+                               atol=1e-6)

@@ -1,4 +1,4 @@
-"""Tests for mixedae.tabulate and tools/tabulate_results.py on work dirs written like mmengine's."""
+"""Tests for mixedae.tabulate and tools/tabulate.py on work dirs written like mmengine's."""
 import csv
 import json
 import re
@@ -168,7 +168,7 @@ def test_errors_name_the_path(tmp_path):
 
 
 def test_cli(study, tmp_path, monkeypatch, capsys):
-    tool = REPO / 'tools' / 'tabulate_results.py'
+    tool = REPO / 'tools' / 'tabulate.py'
     missing = tmp_path / 'missing'
     failed = subprocess.run([sys.executable, str(tool), str(missing)], capture_output=True,
                             text=True)

@@ -9,9 +9,10 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmpretrain.models.utils import resize_pos_embed
 
-from conftest import CONFIGS
+from conftest import CONFIGS, save_pretraining_checkpoint
+from mixedae.convert import convert_checkpoint
 from mixedae.data import make_tiny_ade20k
-from test_transfer_detection import lr_and_decay, save_pretraining_checkpoint, train_tiny
+from test_transfer_detection import lr_and_decay, train_tiny
 
 TINY_SEG = CONFIGS / 'demo/seg-ade20k_vit-tiny-p8_tiny.py'
 SEG = CONFIGS / 'benchmarks/segmentation'
@@ -24,12 +25,6 @@ def build_seg(cfg_model: dict):
     from mmseg.registry import MODELS
     with DefaultScope.overwrite_default_scope('mmseg'):
         return MODELS.build(cfg_model)
-
-
-def to_mmseg(state_dict: dict) -> dict:
-    """Backbone weights under mmseg ``MAE``'s names (mmpretrain's, without the prefix)."""
-    return {k[len('backbone.'):]: v for k, v in state_dict.items()
-            if k.startswith('backbone.')}
 
 
 @pytest.fixture(scope='module')
@@ -67,7 +62,8 @@ def test_plain_mixedae_vit_equals_mmseg_mae(tmp_path):
     """Same weights, same 512-px features: the two segmentation configs' backbones (tiny
     width/depth, else as configured) each load a 224-px checkpoint their own way."""
     state = save_pretraining_checkpoint(tmp_path / 'pre.pth', img_size=224, patch_size=16)
-    torch.save({'state_dict': to_mmseg(state)}, tmp_path / 'mmseg.pth')
+    convert_checkpoint(str(tmp_path / 'pre.pth'), 'mmseg', str(tmp_path / 'mmseg.pth'),
+                       num_heads=4)
 
     ours_cfg = Config.fromfile(str(MIXEDAE_SEG)).model.backbone
     ours_cfg.update(arch=TINY_ARCH, out_indices=[0, 1, 2, 3],

@@ -3,10 +3,12 @@
 custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
 
 # Resume continues exactly (model randomness follows the iteration); a NaN/Inf loss
-# stops the run before the optimizer step and before any checkpoint of that iteration.
+# stops the run before the optimizer step and before any checkpoint of that iteration;
+# `compile=True` (or a dict of torch.compile options) can trace the optimizer step.
 custom_hooks = [
     dict(type='PerIterationSeedHook'),
     dict(type='NonFiniteLossHook', action='stop'),
+    dict(type='PlainParamGroupsHook'),
 ]
 
 # MAE's pipeline with a loader that names unreadable files (pipeline.0.skip_bad=True:

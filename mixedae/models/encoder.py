@@ -162,7 +162,9 @@ class MixedAEViT(VisionTransformer):
             raise ValueError('windowed attention needs with_cls_token=False')
         if isinstance(layer_cfgs, dict):
             layer_cfgs = [layer_cfgs] * self.num_layers
-        dpr = np.linspace(0, drop_path_rate, self.num_layers)
+        # Python floats: torch.compile lifts a numpy scalar drop_prob to a graph input and
+        # breaks the graph at DropPath's `if drop_prob == 0.` in every block.
+        dpr = np.linspace(0, drop_path_rate, self.num_layers).tolist()
         self.layers = ModuleList(
             MixedAEBlock(
                 embed_dims=self.embed_dims,

@@ -35,5 +35,8 @@ class HomologousContrastiveLoss(BaseModule):
         positive = same_source(src) & ~self_pair                          # (G, N, N)
         num_pos = positive.sum(-1)
         loss = -(log_prob * positive).sum(-1) / num_pos.clamp(min=1)      # (G, N)
-        loss = loss[num_pos > 0].mean()
+        # mean over the anchors that have a positive; a masked sum rather than boolean
+        # indexing, whose data-dependent shape would break a torch.compile graph
+        has_pos = num_pos > 0
+        loss = (loss * has_pos).sum() / has_pos.sum()
         return self.loss_weight * loss

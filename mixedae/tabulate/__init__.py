@@ -1,6 +1,6 @@
 """Tabulate MixedAE studies: measured metrics from mmengine work dirs next to published ones.
 
-Work-dir convention. Each study root passed to `tools/tabulate_results.py` is laid out as::
+Work-dir convention. Each study root passed to `tools/tabulate.py` is laid out as::
 
     ROOT/<method>/<task>/<YYYYmmdd_HHMMSS>/      one mmengine run (its `log_dir`)
         vis_data/scalars.json                    JSON lines: train lines (lr, time, iter,

@@ -1,6 +1,6 @@
 """Tabulate MixedAE studies against MAE and the published numbers.
 
-Usage: python tools/tabulate_results.py WORK_DIR [WORK_DIR ...] [--baseline mae] [--out-dir DIR]
+Usage: python tools/tabulate.py WORK_DIR [WORK_DIR ...] [--baseline mae] [--out-dir DIR]
 
 Each WORK_DIR is a study root `ROOT/<method>/<task>/<timestamp>/` (see mixedae.tabulate).
 Prints the table, writes results.{md,csv,tex} and two PNG plots, and prints their paths.
@@ -9,7 +9,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from mixedae.tabulate import TabulateError, tabulate
+# Run as a script, this file's folder is sys.path[0] and this file would be what
+# `import tabulate` (PyPI's table printer, imported by the OpenMMLab packages) finds.
+sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).parent.resolve()]
+
+from mixedae.tabulate import TabulateError, tabulate  # noqa: E402
 
 PUBLISHED = Path(__file__).resolve().parents[1] / 'benchmarks' / 'published_results.json'
 

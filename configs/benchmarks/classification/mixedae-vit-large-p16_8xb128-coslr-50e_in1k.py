@@ -1,0 +1,22 @@
+# ImageNet-1K fine-tuning of a pre-trained ViT-L/16 with MAE's protocol, exactly as
+# mmpretrain publishes it (RandAugment, RandomErasing, Mixup 0.8 / CutMix 1.0, label
+# smoothing 0.1, AdamW with layer decay, batch 8 x 128), on the project's encoder
+# (MixedAEViT in plain mode: the pre-training module without mixing, same parameter names).
+# Weights: the converter's mmpretrain output of a MixedAE, naive-mix or MAE checkpoint,
+# so the compared rows differ only in the weights:
+#   python tools/convert_checkpoint.py PRETRAIN.pth --to mmpretrain large.pth
+#   tools/dist_train.sh THIS 8 --cfg-options model.backbone.init_cfg.checkpoint=large.pth
+_base_ = [
+    'mmpretrain::mae/benchmarks/vit-large-p16_8xb128-coslr-50e_in1k.py',
+    '../../_base_/classification_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        type='MixedAEViT',
+        fixed_sincos_pos_embed=False,      # learnt during fine-tuning, like mmpretrain's ViT
+        init_cfg=dict(checkpoint='checkpoints/mixedae_vit-large-p16_mmpretrain.pth')))
+
+train_dataloader = dict(dataset=dict(pipeline={{_base_.checked_finetune_pipeline}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.checked_finetune_test_pipeline}}))
+test_dataloader = val_dataloader

@@ -1,0 +1,114 @@
+"""Per downstream codebase: how the encoder's keys are renamed and which model checks them.
+
+=========== ============================================= =====================================
+target      keys                                          checked against
+=========== ============================================= =====================================
+mmpretrain  ``backbone.`` + mmpretrain ViT names          mmpretrain ``VisionTransformer``
+mmdet       same, without [CLS] token/slot and final norm ``MixedAEViT`` as ViTDet backbone
+mmseg       mmpretrain ViT names, no prefix, no final     mmseg ``MAE`` (its layer scale and
+            norm (mmseg's MAE does not apply one)         relative position bias are learnt
+                                                          in fine-tuning, its relative
+                                                          position index is derived: missing
+                                                          by design)
+timm        timm ``VisionTransformer`` names              timm ``VisionTransformer`` (no head)
+=========== ============================================= =====================================
+"""
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from mmengine.registry import DefaultScope
+
+from .encoder import EncoderArch, drop_cls_position
+
+TIMM_RENAMES = (
+    (r'^patch_embed\.projection\.', 'patch_embed.proj.'),
+    (r'^layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
+    (r'^layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'),
+    (r'^layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
+    (r'^layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
+    (r'^layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'),
+    (r'^ln1\.', 'norm.'),
+)
+
+
+def to_mmpretrain(encoder: dict) -> dict:
+    return {'backbone.' + k: v for k, v in encoder.items()}
+
+
+def to_mmdet(encoder: dict) -> dict:
+    out = {'backbone.' + k: v for k, v in encoder.items()
+           if k != 'cls_token' and not k.startswith('ln1.')}
+    if 'cls_token' in encoder:
+        out['backbone.pos_embed'] = drop_cls_position(encoder['pos_embed'])
+    return out
+
+
+def to_mmseg(encoder: dict) -> dict:
+    return {k: v for k, v in encoder.items() if not k.startswith('ln1.')}
+
+
+def to_timm(encoder: dict) -> dict:
+    out = {}
+    for key, value in encoder.items():
+        for pattern, replacement in TIMM_RENAMES:
+            key = re.sub(pattern, replacement, key)
+        out[key] = value
+    return out
+
+
+def mmpretrain_model(arch: EncoderArch) -> torch.nn.Module:
+    from mmpretrain.models import VisionTransformer
+    return VisionTransformer(arch=arch.arch, img_size=arch.img_size,
+                             patch_size=arch.patch_size,
+                             with_cls_token=arch.with_cls_token, out_type='raw')
+
+
+def mmdet_model(arch: EncoderArch) -> torch.nn.Module:
+    from mmdet.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return MODELS.build(dict(type='MixedAEViT', arch=arch.arch, img_size=arch.img_size,
+                                 patch_size=arch.patch_size, with_cls_token=False,
+                                 final_norm=False, out_type='featmap',
+                                 fixed_sincos_pos_embed=False))
+
+
+def mmseg_model(arch: EncoderArch) -> torch.nn.Module:
+    from mmseg.models.backbones import MAE
+    return MAE(img_size=arch.img_size, patch_size=arch.patch_size,
+               embed_dims=arch.embed_dims, num_layers=arch.num_layers,
+               num_heads=arch.num_heads,
+               mlp_ratio=arch.feedforward_channels // arch.embed_dims, init_values=1.0)
+
+
+def timm_model(arch: EncoderArch) -> torch.nn.Module:
+    from timm.models.vision_transformer import VisionTransformer
+    return VisionTransformer(img_size=arch.img_size, patch_size=arch.patch_size,
+                             embed_dim=arch.embed_dims, depth=arch.num_layers,
+                             num_heads=arch.num_heads,
+                             mlp_ratio=arch.feedforward_channels / arch.embed_dims,
+                             num_classes=0, class_token=arch.with_cls_token,
+                             global_pool='token' if arch.with_cls_token else 'avg')
+
+
+@dataclass(frozen=True)
+class Target:
+    """Renaming, the model that checks the result, and its by-design missing keys."""
+    rename: Callable[[dict], dict]
+    build_model: Callable[[EncoderArch], torch.nn.Module]
+    model_name: str
+    prefix: str = ''                           # of the keys in the file, not in the model
+    not_pretrained: tuple[str, ...] = ()       # key suffixes no pre-training provides
+    wrap_state_dict: bool = True               # {'state_dict': ..., 'meta': ...} or plain
+
+
+TARGETS = {
+    'mmpretrain': Target(to_mmpretrain, mmpretrain_model, 'mmpretrain VisionTransformer',
+                         prefix='backbone.'),
+    'mmdet': Target(to_mmdet, mmdet_model, 'MixedAEViT (ViTDet mode)', prefix='backbone.'),
+    'mmseg': Target(to_mmseg, mmseg_model, 'mmseg MAE',
+                    not_pretrained=('gamma_1', 'gamma_2', 'relative_position_bias_table',
+                                    'relative_position_index')),
+    'timm': Target(to_timm, timm_model, 'timm VisionTransformer', wrap_state_dict=False),
+}
