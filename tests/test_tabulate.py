@@ -248,3 +248,18 @@ def test_reads_real_mmengine_work_dirs(tmp_path):
     assert rows['mae'].step_time > 0
     assert rows['mixedae'].provenance == 'measured (ft 2 epochs)'
     assert rows['mixedae'].delta('ft_top1') == pytest.approx(0.5)
+
+
+def test_tools_folder_does_not_shadow_pypi_tabulate():
+    """Scripts in tools/ put tools/ on sys.path; `import tabulate` (torch's dynamo and flop
+    counter do it) must still get PyPI's package, or ImportError where it is absent."""
+    code = (f'import sys; sys.path.insert(0, {str(REPO / "tools")!r})\n'
+            'try:\n    import tabulate\nexcept ImportError:\n    print("absent")\n'
+            'else:\n    print(tabulate.__file__)\n'
+            'from torch._dynamo.utils import tabulate as table\n'
+            'print(table([[1, 2]], headers=("a", "b")).split()[0])')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.split()
+    assert first == 'absent' or 'site-packages' in first
+    assert second in ('a', 'a,')

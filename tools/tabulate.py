@@ -6,14 +6,21 @@ Each WORK_DIR is a study root `ROOT/<method>/<task>/<timestamp>/` (see mixedae.t
 Prints the table, writes results.{md,csv,tex} and two PNG plots, and prints their paths.
 """
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder is sys.path[0] and this file would be what
-# `import tabulate` (PyPI's table printer, imported by the OpenMMLab packages) finds.
-sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).parent.resolve()]
-
-from mixedae.tabulate import TabulateError, tabulate  # noqa: E402
+# Any script in tools/ puts tools/ first on sys.path, so `import tabulate` (PyPI's table
+# printer, imported by torch's dynamo, flop counter, ...) finds this file: drop tools/
+# from the path and, when imported rather than run, hand the import over to PyPI's module.
+TOOLS = Path(__file__).parent.resolve()
+sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != TOOLS]
+if __name__ == 'tabulate':
+    del sys.modules['tabulate']
+    sys.modules['tabulate'] = importlib.import_module('tabulate')  # or ImportError, as if
+    # this file were not there
+else:
+    from mixedae.tabulate import TabulateError, tabulate  # noqa: E402
 
 PUBLISHED = Path(__file__).resolve().parents[1] / 'benchmarks' / 'published_results.json'
 

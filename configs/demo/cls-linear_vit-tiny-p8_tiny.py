@@ -62,3 +62,4 @@ default_hooks = dict(
     checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0, diff_rank_seed=True)
+env_cfg = dict(dist_cfg=dict(backend='gloo'))           # CPU runs, also under torchrun
