@@ -1,0 +1,55 @@
+"""Turn a :class:`PipelineSpec` into the ordered list of stages.
+
+::
+
+    prepare                                  (if the config asks for tiny datasets)
+    <method>/pretrain -> <method>/convert -> <method>/<task> ...     for every method
+    tabulate                                 (always, with whatever finished)
+
+Folders: ``ROOT/<method>/<task>/`` (the tabulate layout), ``ROOT/<method>/convert/``,
+``ROOT/prepare/``, ``ROOT/tables/``.
+"""
+from pathlib import Path
+
+from .spec import MethodSpec, PipelineSpec
+from .stages import ConvertStage, PrepareTinyDatasets, Stage, TabulateStage, TrainStage
+
+
+def plan_stages(spec: PipelineSpec, published: Path) -> list[Stage]:
+    """All stages of the study, in the order they run."""
+    root = spec.work_root.resolve()
+    stages: list[Stage] = []
+    prepare: tuple[str, ...] = ()
+    if spec.tiny_datasets:
+        stages.append(PrepareTinyDatasets('prepare', root / 'prepare', 'prepare',
+                                          out=spec.tiny_datasets['out'],
+                                          seed=spec.tiny_datasets['seed']))
+        prepare = ('prepare',)
+    for method in spec.methods:
+        stages += method_stages(spec, method, root / method.name, prepare)
+    stages.append(TabulateStage('tabulate', root / 'tables', 'tabulate', root=root,
+                                published=published, baseline=spec.baseline))
+    return stages
+
+
+def method_stages(spec: PipelineSpec, method: MethodSpec, method_dir: Path,
+                  prepare: tuple[str, ...]) -> list[Stage]:
+    """pretrain -> convert -> one stage per task, for one method."""
+    name = method.name
+    pretrain = TrainStage(f'{name}/pretrain', method_dir / 'pretrain', 'pretrain', prepare,
+                          config=method.config.resolve(),
+                          cfg_options={**method.cfg_options,
+                                       **spec.stage_options(name, 'pretrain')})
+    if not spec.tasks:
+        return [pretrain]
+    convert = ConvertStage(f'{name}/convert', method_dir / 'convert', 'convert',
+                           (pretrain.name,), source=pretrain.name,
+                           targets=tuple(sorted({t.convert_to for t in spec.tasks})))
+    tasks = [TrainStage(f'{name}/{task.name}', method_dir / task.name, task.name,
+                        (convert.name,), config=task.config.resolve(),
+                        cfg_options={**task.cfg_options,
+                                     **spec.stage_options(name, task.name)},
+                        checkpoint_from=(convert.name, task.convert_to, task.checkpoint_key),
+                        test=task.test)
+             for task in spec.tasks]
+    return [pretrain, convert, *tasks]

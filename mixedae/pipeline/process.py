@@ -1,0 +1,78 @@
+"""Run one stage command as a subprocess, streaming its output into the stage log."""
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+from typing import Callable, Optional, Sequence, TextIO
+
+TRACEBACK = 'Traceback (most recent call last):'
+IGNORED = re.compile(r'^Exception ignored (in|on)\b')
+
+
+class StageError(RuntimeError):
+    """A stage that did not finish; the message says why."""
+
+
+def run_logged(argv: Sequence[str], log: TextIO, on_line: Callable[[str], None],
+               label: str, env: Optional[dict[str, str]] = None) -> None:
+    """Run ``argv`` with ``env`` added to the environment; every output line (stdout and
+    stderr) goes to ``log`` and ``on_line``. If this process is interrupted meanwhile
+    (Ctrl-C, or SIGTERM turned into ``KeyboardInterrupt``), the command is stopped too.
+
+    Raises:
+        StageError: the command exited with a non-zero status.
+    """
+    log.write('$ ' + ' '.join(argv) + '\n')
+    log.flush()
+    # PYTHONSAFEPATH: a script's folder is not put first on sys.path, so that no script of
+    # tools/ (tools/tabulate.py) stands in for an installed module in tools/*.py
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1, errors='replace',
+                            env={**os.environ, **(env or {}), 'PYTHONUNBUFFERED': '1',
+                                 'PYTHONSAFEPATH': '1'})
+    try:
+        for line in proc.stdout:
+            log.write(line)
+            on_line(line)
+        proc.wait()
+    except BaseException:
+        stop(proc)
+        raise
+    finally:
+        proc.stdout.close()
+        log.flush()
+    if proc.returncode:
+        raise StageError(f'{label} exited with status {proc.returncode}')
+
+
+def stop(proc: subprocess.Popen, grace: float = 10.) -> None:
+    """Interrupt a command (it may have got the terminal's SIGINT already), then
+    terminate, then kill it, waiting ``grace`` seconds between steps."""
+    for send in (lambda: proc.send_signal(signal.SIGINT), proc.terminate, proc.kill):
+        if proc.poll() is not None:
+            return
+        send()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def error_excerpt(log_path: Path, max_lines: int = 6) -> list[str]:
+    """The end of the last traceback in a log (innermost frame and the error message),
+    else its last lines; tracebacks of ``Exception ignored in ...`` handlers are skipped."""
+    lines = log_path.read_text(errors='replace').splitlines() if log_path.is_file() else []
+    starts = [i for i, line in enumerate(lines)
+              if line.startswith(TRACEBACK) and not (i and IGNORED.match(lines[i - 1]))]
+    if not starts:
+        return [line for line in lines if line.strip()][-max_lines:]
+    block = lines[starts[-1] + 1:]
+    end = next((i for i, line in enumerate(block) if not line.startswith(' ')), len(block))
+    frame = [line.strip() for line in block[:end] if line.lstrip().startswith('File ')]
+    message = []
+    for line in block[end:]:
+        if not line.strip() or IGNORED.match(line) or line.startswith(TRACEBACK):
+            break
+        message.append(line)
+    return (frame[-1:] + message)[:max_lines]

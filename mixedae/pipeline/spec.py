@@ -1,0 +1,216 @@
+"""Read and check a pipeline config (an mmengine ``Config`` file under ``configs/pipelines/``).
+
+Keys (paths are relative to the current directory, like mmengine's tools)::
+
+    work_root = 'work_dirs/demo'            # ROOT/<method>/<task>/ (the tabulate layout)
+    prepare = dict(tiny_datasets=dict(out='data/tiny', seed=0))   # optional
+    methods = dict(mae=dict(config='configs/demo/mae_....py', cfg_options={}), ...)
+    tasks = dict(cls_finetune=dict(config='configs/demo/cls-finetune_....py',
+                                   convert_to='mmpretrain',
+                                   checkpoint_key='model.backbone.init_cfg.checkpoint',
+                                   test=False, cfg_options={}), ...)
+    cfg_options = dict(pretrain={'train_cfg.max_iters': 100},     # per stage: a task
+                       det_coco={...}, **{'mixedae/pretrain': {...}})  # or <method>/<task>
+    tabulate = dict(baseline='mae')
+    launcher = dict(nproc_per_node=8)       # optional: torchrun for train/test stages
+    env = dict(OMP_NUM_THREADS='1')         # optional: environment of the subprocesses
+
+Names starting with ``_`` are free for helper variables; any other unknown key is an
+error, as is a missing config file, so a typo fails before hours of training.
+"""
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from mmengine.config import Config
+
+from ..tabulate.collect import TASKS
+from .cli_options import to_cli_options
+
+TRANSFER_TASKS = tuple(t for t in TASKS if t != 'pretrain')
+CONVERT_TARGETS = ('mmpretrain', 'mmdet', 'mmseg', 'timm')
+METHOD_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
+RESERVED = {'prepare', 'tables'}   # folders of the study root that are not methods
+TOP_KEYS = {'work_root', 'prepare', 'methods', 'tasks', 'cfg_options', 'tabulate',
+            'launcher', 'env'}
+METHOD_KEYS = {'config', 'cfg_options'}
+TASK_KEYS = {'config', 'convert_to', 'checkpoint_key', 'test', 'cfg_options'}
+
+
+class PipelineConfigError(ValueError):
+    """A pipeline config that cannot be run; the message names the file, key and value."""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One pre-training method: folder name and pre-training config."""
+    name: str
+    config: Path
+    cfg_options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One transfer task: config, converter target and where the checkpoint goes."""
+    name: str
+    config: Path
+    convert_to: str
+    checkpoint_key: str = 'model.backbone.init_cfg.checkpoint'
+    test: bool = False
+    cfg_options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A checked pipeline config."""
+    path: Path
+    work_root: Path
+    methods: tuple[MethodSpec, ...]
+    tasks: tuple[TaskSpec, ...]
+    tiny_datasets: Optional[dict] = None
+    cfg_options: dict = field(default_factory=dict)
+    baseline: str = 'mae'
+    nproc_per_node: Optional[int] = None
+    env: dict = field(default_factory=dict)
+
+    def stage_options(self, method: str, task: str) -> dict:
+        """Per-stage overrides: ``cfg_options[task]`` then ``cfg_options['method/task']``."""
+        return {**self.cfg_options.get(task, {}),
+                **self.cfg_options.get(f'{method}/{task}', {})}
+
+
+def _fail(path: Path, key: str, message: str) -> PipelineConfigError:
+    return PipelineConfigError(f'{path}: {key}: {message}')
+
+
+def _check_keys(path: Path, where: str, given: dict, allowed: set, required: set) -> None:
+    unknown = sorted(k for k in given if k not in allowed and not k.startswith('_'))
+    if unknown:
+        raise _fail(path, where, f'unknown key(s) {unknown}; allowed: {sorted(allowed)}')
+    missing = sorted(required - set(given))
+    if missing:
+        raise _fail(path, where, f'missing key(s) {missing}')
+
+
+def _dict_of_dicts(path: Path, key: str, value) -> dict:
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise _fail(path, key, f'expected a dict of dicts, got {value!r}')
+    return value
+
+
+def _options(path: Path, key: str, value) -> dict:
+    """A dict of config overrides that survives ``--cfg-options``."""
+    if not isinstance(value, dict):
+        raise _fail(path, key, f'expected a dict of config overrides, got {value!r}')
+    try:
+        to_cli_options(value)
+    except ValueError as e:
+        raise _fail(path, key, str(e)) from None
+    return dict(value)
+
+
+def _config_file(path: Path, key: str, value) -> Path:
+    if not isinstance(value, str) or not Path(value).is_file():
+        raise _fail(path, key, f'config file {value!r} does not exist')
+    return Path(value)
+
+
+def _methods(path: Path, methods) -> tuple[MethodSpec, ...]:
+    specs = []
+    for name, entry in _dict_of_dicts(path, 'methods', methods).items():
+        if not METHOD_NAME.fullmatch(name) or name in RESERVED:
+            raise _fail(path, f'methods.{name}', 'a method name is a folder name of letters, '
+                        f'digits, "_", "-" and "." (not one of {sorted(RESERVED)})')
+        _check_keys(path, f'methods.{name}', entry, METHOD_KEYS, {'config'})
+        specs.append(MethodSpec(name, _config_file(path, f'methods.{name}.config',
+                                                   entry['config']),
+                                _options(path, f'methods.{name}.cfg_options',
+                                         entry.get('cfg_options', {}))))
+    if not specs:
+        raise _fail(path, 'methods', 'no method given')
+    return tuple(specs)
+
+
+def _tasks(path: Path, tasks) -> tuple[TaskSpec, ...]:
+    specs = []
+    for name, entry in _dict_of_dicts(path, 'tasks', tasks).items():
+        where = f'tasks.{name}'
+        if name not in TRANSFER_TASKS:
+            raise _fail(path, where, f'unknown task {name!r}; tasks: {TRANSFER_TASKS}')
+        _check_keys(path, where, entry, TASK_KEYS, {'config', 'convert_to'})
+        if entry['convert_to'] not in CONVERT_TARGETS:
+            raise _fail(path, f'{where}.convert_to',
+                        f'{entry["convert_to"]!r} is not one of {CONVERT_TARGETS}')
+        specs.append(TaskSpec(
+            name, _config_file(path, f'{where}.config', entry['config']),
+            entry['convert_to'],
+            entry.get('checkpoint_key', TaskSpec.checkpoint_key),
+            bool(entry.get('test', False)),
+            _options(path, f'{where}.cfg_options', entry.get('cfg_options', {}))))
+    return tuple(specs)
+
+
+def _cfg_options(path: Path, options, methods, tasks) -> dict:
+    options = _dict_of_dicts(path, 'cfg_options', options)
+    names = {'pretrain', *(t.name for t in tasks)}
+    names |= {f'{m.name}/{t}' for m in methods for t in names}
+    for key, value in options.items():
+        if key not in names:
+            raise _fail(path, f'cfg_options.{key}', 'no such stage; keys are a task '
+                        f'({", ".join(sorted(names - {k for k in names if "/" in k}))}) '
+                        'or <method>/<task>')
+        _options(path, f'cfg_options.{key}', value)
+    return options
+
+
+def _nproc(path: Path, launcher) -> Optional[int]:
+    if launcher is None:
+        return None
+    if not isinstance(launcher, dict) or set(launcher) != {'nproc_per_node'} \
+            or not isinstance(launcher['nproc_per_node'], int) \
+            or launcher['nproc_per_node'] < 1:
+        raise _fail(path, 'launcher', f'expected dict(nproc_per_node=<int >= 1>), '
+                    f'got {launcher!r}')
+    return launcher['nproc_per_node']
+
+
+def _env(path: Path, env) -> dict:
+    if not isinstance(env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise _fail(path, 'env', f'expected a dict of strings, got {env!r}')
+    return env
+
+
+def _tiny_datasets(path: Path, prepare) -> Optional[dict]:
+    if not prepare:
+        return None
+    _check_keys(path, 'prepare', prepare, {'tiny_datasets'}, set())
+    tiny = prepare.get('tiny_datasets')
+    if tiny is not None:
+        _check_keys(path, 'prepare.tiny_datasets', tiny, {'out', 'seed'}, {'out'})
+        tiny = dict(out=Path(tiny['out']), seed=int(tiny.get('seed', 0)))
+    return tiny
+
+
+def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> PipelineSpec:
+    """Read ``path`` into a :class:`PipelineSpec`; ``work_root`` overrides the config's."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineConfigError(f'pipeline config {path} does not exist')
+    cfg = Config.fromfile(str(path)).to_dict()
+    _check_keys(path, 'top level', cfg, TOP_KEYS, {'work_root', 'methods'})
+    methods = _methods(path, cfg['methods'])
+    tasks = _tasks(path, cfg.get('tasks', {}))
+    tabulate = cfg.get('tabulate', {})
+    _check_keys(path, 'tabulate', tabulate, {'baseline'}, set())
+    return PipelineSpec(
+        path=path,
+        work_root=Path(work_root or cfg['work_root']),
+        methods=methods,
+        tasks=tasks,
+        tiny_datasets=_tiny_datasets(path, cfg.get('prepare')),
+        cfg_options=_cfg_options(path, cfg.get('cfg_options', {}), methods, tasks),
+        baseline=tabulate.get('baseline', 'mae'),
+        nproc_per_node=_nproc(path, cfg.get('launcher')),
+        env=_env(path, cfg.get('env', {})))

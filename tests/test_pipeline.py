@@ -1,0 +1,308 @@
+"""tools/run_pipeline.py: a whole tiny study, its re-run, an interrupted study continued, a
+failing stage, the full study plan.
+
+The study runs the demo pipeline config (configs/pipelines/demo.py) with one method, two
+iterations per training stage and the tiny datasets made in a temporary folder.
+"""
+import csv
+import fcntl
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from conftest import ROOT
+from mixedae.pipeline import (Context, PipelineConfigError, load_spec, plan_stages,
+                              run_stages)
+from mixedae.pipeline.process import error_excerpt
+from mixedae.pipeline.progress import Progress, parse_eta, parse_iter_line
+from mixedae.tabulate.collect import run_dirs, scalars
+
+TOOLS = ROOT / 'tools'
+PUBLISHED = ROOT / 'benchmarks' / 'published_results.json'
+# two iterations everywhere (validated and logged); schedules ending later are simply
+# not reached
+TWO_ITERS = {'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
+             'default_hooks.logger.interval': 1}
+FAST = {
+    'pretrain': {'train_cfg.max_iters': 2, 'train_dataloader.batch_size': 8,
+                 'default_hooks.logger.interval': 1},
+    'cls_finetune': TWO_ITERS,
+    'cls_linear': TWO_ITERS,
+    'det_coco': TWO_ITERS,
+    'seg_ade20k': TWO_ITERS,
+}
+
+
+def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
+                   pretrain: dict = {}) -> Path:
+    """The demo pipeline config with absolute config paths, FAST schedules (pre-training
+    updated with ``pretrain``), the given methods, and the given tasks (each entry updated
+    with its dict)."""
+    demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
+    task_cfgs = {name: {**demo.tasks[name], 'config': str(ROOT / demo.tasks[name].config),
+                        **extra} for name, extra in tasks.items()}
+    options = {stage: {**demo.cfg_options.get(stage, {}), **FAST[stage]}
+               for stage in ('pretrain', *tasks)}
+    options['pretrain'].update(pretrain)
+    cfg = Config(dict(work_root='study', prepare=demo.prepare, methods=methods,
+                      tasks=task_cfgs, cfg_options=options, env=demo.env))
+    cfg.dump(str(path))
+    return path
+
+
+def demo_method(name: str, **entry) -> dict:
+    demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
+    return {name: dict(config=str(ROOT / demo.methods[name].config), **entry)}
+
+
+@pytest.fixture(scope='module')
+def study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One run of tools/run_pipeline.py: MixedAE, all four transfer tasks (seg also tested
+    with tools/test.py), data made by the prepare stage in the working folder."""
+    cwd = tmp_path_factory.mktemp('pipeline')
+    config = write_pipeline(cwd / 'pipeline.py', demo_method('mixedae'), dict(
+        cls_finetune={}, cls_linear={}, det_coco={}, seg_ade20k=dict(test=True)))
+    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config)],
+                            cwd=cwd, capture_output=True, text=True, timeout=600)
+    return cwd, result
+
+
+def test_study_runs_every_stage(study):
+    cwd, result = study
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    root = cwd / 'study'
+    for dataset in ('imagenet', 'coco', 'ade'):
+        assert any((cwd / 'data' / 'tiny' / dataset).iterdir())
+    for stage in ('pretrain', 'convert', 'cls_finetune', 'cls_linear', 'det_coco',
+                  'seg_ade20k'):
+        state = json.loads((root / 'mixedae' / stage / 'stage.json').read_text())
+        assert state['status'] == 'done', state
+        assert all(Path(p).is_file() for p in state['outputs'].values()), state
+        assert (root / 'mixedae' / stage / 'stage.log').stat().st_size > 0
+    convert = json.loads((root / 'mixedae' / 'convert' / 'stage.json').read_text())
+    assert sorted(convert['outputs']) == ['mmdet', 'mmpretrain']
+    seg = json.loads((root / 'mixedae' / 'seg_ade20k' / 'stage.json').read_text())
+    assert 'mIoU' in json.loads(Path(seg['outputs']['test_results']).read_text())
+    # progress parsed from mmengine's log lines while the stages ran
+    assert 'train iter 2/2' in result.stdout
+    assert '[2/8] mixedae/pretrain' in result.stdout
+
+
+def test_study_table_has_measured_results(study):
+    cwd, result = study
+    tables = cwd / 'study' / 'tables'
+    for name in ('results.txt', 'results.md', 'results.csv', 'results.tex',
+                 'deltas_vs_mae.png', 'accuracy_vs_cost.png'):
+        assert (tables / name).is_file(), name
+        assert f'wrote {tables / name}' in result.stdout
+    rows = list(csv.DictReader(io.StringIO((tables / 'results.csv').read_text())))
+    measured = [row for row in rows if row['method'] == 'mixedae']
+    assert len(measured) == 1 and measured[0]['provenance'].startswith('measured (pt 2 iters')
+    for metric in ('ft_top1', 'lin_top1', 'ade_miou', 'coco_box', 'coco_mask', 'step_time_s'):
+        assert measured[0][metric] != '', metric   # every task's metric was tabulated
+    assert (tables / 'results.txt').read_text() in result.stdout
+
+
+def test_rerun_skips_every_stage(study, monkeypatch):
+    cwd, _ = study
+    monkeypatch.chdir(cwd)   # the study's relative paths (data/tiny) are as in its first run
+    spec = load_spec(cwd / 'pipeline.py', cwd / 'study')
+    stages = plan_stages(spec, PUBLISHED)
+    out = io.StringIO()
+    start = time.perf_counter()
+    states = {s.name: (s.dir / 'stage.json').read_text() for s in stages}
+    runs = {s.name: len(run_dirs(s.dir)) for s in stages}
+    outcomes = run_stages(stages, Context(TOOLS, env=spec.env), out=out)
+    assert [o.status for o in outcomes] == ['skipped'] * len(stages), out.getvalue()
+    assert time.perf_counter() - start < 10
+    assert {s.name: (s.dir / 'stage.json').read_text() for s in stages} == states
+    assert {s.name: len(run_dirs(s.dir)) for s in stages} == runs   # nothing ran
+    assert out.getvalue().count('skipped: up to date') == len(stages)
+    # so does tools/run_pipeline.py, which prints the table again
+    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
+                             str(cwd / 'pipeline.py')], cwd=cwd, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f'{len(stages)} skipped in ' in result.stdout
+    assert (cwd / 'study' / 'tables' / 'results.txt').read_text() in result.stdout
+    # a forced stage runs again; the stages that need its output follow, the others skip
+    runs = len(run_dirs(cwd / 'study' / 'mixedae' / 'cls_linear'))
+    outcomes = run_stages(stages, Context(TOOLS, env=spec.env),
+                          only=['cls_linear', 'tabulate'], force=['cls_linear'], out=out)
+    assert [(o.stage.name, o.status) for o in outcomes] == [
+        ('mixedae/cls_linear', 'done'), ('tabulate', 'done')]
+    assert len(run_dirs(cwd / 'study' / 'mixedae' / 'cls_linear')) == runs + 1
+
+
+def test_interrupted_study_continues(study):
+    """SIGTERM (as Ctrl-C) during pre-training stops it; the re-run resumes it from its
+    last checkpoint instead of starting over, then runs what is left."""
+    cwd, _ = study
+    config = write_pipeline(cwd / 'interrupt.py', demo_method('mae'), {}, pretrain={
+        'train_cfg.max_iters': 200, 'param_scheduler.1.end': 200,
+        'default_hooks.checkpoint.interval': 10})
+    command = [sys.executable, str(TOOLS / 'run_pipeline.py'), str(config),
+               '--work-root', 'interrupted']
+    stage_dir = cwd / 'interrupted' / 'mae' / 'pretrain'
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (stage_dir / 'last_checkpoint').is_file():
+            assert proc.poll() is None, proc.stdout.read()[-3000:]
+            assert time.monotonic() < deadline, 'no checkpoint within 240 s'
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output[-3000:]
+    assert 'interrupted: run the same command again' in output
+    state = json.loads((stage_dir / 'stage.json').read_text())
+    assert state['status'] == 'running'
+    first_run = run_dirs(stage_dir)[0]
+    stopped_at = max(r['iter'] for r in scalars(first_run) if 'loss' in r)
+    assert stopped_at < 200
+
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    state = json.loads((stage_dir / 'stage.json').read_text())
+    assert state['status'] == 'done'
+    assert Path(state['outputs']['checkpoint']).name == 'iter_200.pth'
+    resumed = run_dirs(stage_dir)[0]
+    iters = [r['iter'] for r in scalars(resumed) if 'loss' in r]
+    assert 10 <= iters[0] - 1 <= stopped_at and iters[-1] == 200   # continued, not redone
+    log = (stage_dir / 'stage.log').read_text()
+    assert '=== resuming the interrupted attempt' in log and '--resume' in log
+    assert (cwd / 'interrupted' / 'tables' / 'results.txt').is_file()
+
+
+def test_one_run_per_study_root(study):
+    cwd, _ = study
+    with open(cwd / 'study' / '.run_pipeline.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)   # as a running pipeline does
+        result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
+                                 str(cwd / 'pipeline.py')], cwd=cwd, capture_output=True,
+                                text=True, timeout=300)
+    assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f'another tools/run_pipeline.py is running on {cwd / "study"}' in result.stderr
+
+
+def test_progress_lines():
+    info = parse_iter_line('2024/01/01 12:00:00 - mmengine - INFO - Iter(train) '
+                           '[120/300]  lr: 1.0e-03  eta: 0:00:18  time: 0.1  loss: 1.0')
+    assert (info.mode, info.k, info.n, info.eta) == ('train', 120, 300, '0:00:18')
+    info = parse_iter_line('Epoch(val) [3][ 10/40]    eta: 1 day, 2:03:04  time: 0.1')
+    assert (info.mode, info.epoch, info.k, info.n) == ('val', 3, 10, 40)
+    assert parse_eta(info.eta) == 86400 + 2 * 3600 + 3 * 60 + 4
+    assert parse_iter_line('no iteration here') is None
+    out = io.StringIO()
+    progress = Progress(3, out)
+    progress.record('pretrain', 100., trained=True)
+    progress.record('convert', 2., trained=False)
+    # pretrain (known) + convert (known) + a task without a finished stage (as training)
+    assert progress.estimate([('pretrain', True), ('convert', False),
+                              ('det_coco', True)]) == 202.
+    assert progress.estimate([('tabulate', False)]) == 0.
+    progress.start(2, 'mixedae/pretrain', [('pretrain', True), ('convert', False)])
+    progress.update('Iter(train) [ 50/100]  eta: 0:00:50  time: 1.0')
+    progress.finish('pretrain', 'done', 90., True)
+    text = out.getvalue()
+    assert '[2/3] mixedae/pretrain  (pipeline eta 0:01:42)' in text
+    assert 'train iter 50/100, eta 0:00:50, pipeline eta 0:00:52' in text
+    assert 'done in 0:01:30' in text
+
+
+def test_error_excerpt_skips_ignored_exceptions(tmp_path):
+    log = tmp_path / 'stage.log'
+    log.write_text('\n'.join([
+        'Traceback (most recent call last):',
+        '  File "train.py", line 3, in <module>',
+        '    main()',
+        '  File "mixing.py", line 16, in check',
+        '    raise ValueError(...)',
+        'ValueError: a balanced mixing mask needs mix_ratio=3 to divide 16',
+        'Exception ignored in atexit callback: <function dump_compile_times>',
+        'Traceback (most recent call last):',
+        '  File "utils.py", line 925, in dump_compile_times',
+        "TypeError: tabulate() got an unexpected keyword argument 'headers'"]))
+    assert error_excerpt(log) == [
+        'File "mixing.py", line 16, in check',
+        'ValueError: a balanced mixing mask needs mix_ratio=3 to divide 16']
+
+
+def test_failed_stage_is_reported_and_others_finish(study, monkeypatch):
+    cwd, _ = study
+    monkeypatch.chdir(cwd)   # reuse the tiny datasets of the study
+    methods = {**demo_method('mixedae', cfg_options={'model.backbone.mix_ratio': 3}),
+               **demo_method('mae')}
+    config = write_pipeline(cwd / 'failing.py', methods, dict(cls_linear={}))
+    spec = load_spec(config, cwd / 'failing')
+    out = io.StringIO()
+    outcomes = {o.stage.name: o.status for o in run_stages(
+        plan_stages(spec, PUBLISHED), Context(TOOLS, env=spec.env), out=out)}
+    assert outcomes == {
+        'prepare': 'done',
+        'mixedae/pretrain': 'failed', 'mixedae/convert': 'blocked',
+        'mixedae/cls_linear': 'blocked', 'mae/pretrain': 'done', 'mae/convert': 'done',
+        'mae/cls_linear': 'done', 'tabulate': 'done'}
+    text = out.getvalue()
+    log = cwd / 'failing' / 'mixedae' / 'pretrain' / 'stage.log'
+    assert f'FAILED mixedae/pretrain: tools/train.py exited with status 1\n    log: {log}' \
+        in text
+    assert 'mix_ratio=3' in text           # the error line from the log is quoted
+    assert 'blocked: needs mixedae/pretrain' in text
+    state = json.loads(log.with_name('stage.json').read_text())
+    assert state['status'] == 'failed' and 'outputs' not in state
+    rows = list(csv.DictReader(io.StringIO(
+        (cwd / 'failing' / 'tables' / 'results.csv').read_text())))
+    mae = next(row for row in rows if row['method'] == 'mae')
+    assert mae['lin_top1'] != '' and mae['ft_top1'] == ''   # what exists; the rest blank
+
+
+def test_full_study_dry_run_lists_stages():
+    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
+                             'configs/pipelines/imagenet_vit-base.py', '--dry-run'],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = result.stdout
+    tasks = ['pretrain', 'convert', 'cls_finetune', 'cls_linear', 'det_coco', 'seg_ade20k']
+    names = [f'{m}/{t}' for m in ('mae', 'naive_mix', 'mixedae') for t in tasks]
+    for index, name in enumerate(names + ['tabulate'], 1):
+        assert f'[{index}/19] {name}  (' in text, name
+    assert 'torch.distributed.run --nproc_per_node=8' in text and '--launcher pytorch' in text
+    assert 'configs/mixedae/mixedae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py' in text
+    assert '<mixedae/convert:mmdet>' in text     # filled in once the conversion ran
+    assert '<mixedae/convert:mmseg>' in text     # mmseg's MAE backbone for ADE20K
+    assert 'then ' in text and 'tools/test.py' in text
+
+
+def test_bad_pipeline_configs_are_named(tmp_path):
+    good = dict(work_root='w', methods=dict(m=dict(config=str(ROOT / 'configs' / 'demo' /
+                                                           'mae_vit-tiny-p8_1xb32-300i_tiny.py'))))
+    cases = [
+        (dict(good, method=dict()), r"top level: unknown key\(s\) \['method'\]"),
+        (dict(good, methods=dict(m=dict(config='nope.py'))),
+         r"methods.m.config: config file 'nope.py' does not exist"),
+        (dict(good, methods=dict(tables=good['methods']['m'])),
+         r'methods.tables: a method name is a folder name'),
+        (dict(good, tasks=dict(det=dict(config='x', convert_to='mmdet'))),
+         r"tasks.det: unknown task 'det'"),
+        (dict(good, cfg_options=dict(pretrian={})), r'cfg_options.pretrian: no such stage'),
+        (dict(good, cfg_options=dict(pretrain={'work_dir': 'a b'})),
+         r"cfg_options.pretrain: work_dir='a b' cannot be passed as --cfg-options"),
+    ]
+    for index, (cfg, message) in enumerate(cases):
+        path = tmp_path / f'bad{index}.py'
+        Config(cfg).dump(str(path))
+        with pytest.raises(PipelineConfigError, match=message) as info:
+            load_spec(path)
+        assert str(path) in str(info.value)

@@ -1,0 +1,84 @@
+"""Run a MixedAE study end to end: data -> pre-train -> convert -> transfer -> tabulate.
+
+    python tools/run_pipeline.py PIPELINE_CONFIG [--work-root DIR] [--dry-run]
+        [--only PATTERN ...] [--force-stage PATTERN ...]
+
+Each stage works in ``ROOT/<method>/<task>/`` and logs to ``stage.log`` there; a stage that
+finished with the same command, config files and inputs is skipped, and one interrupted
+(or failed) resumes from its last checkpoint, so re-running an interrupted study continues
+it. PATTERN: a stage name (``mixedae/det_coco``), a method, a task, or a glob
+(``*/pretrain``). Exit status: 0 all stages fine, 1 a stage failed or was blocked, 2 the
+pipeline config is invalid, 3 another run is using the same study root, 130 interrupted
+(Ctrl-C or SIGTERM; the next run resumes the stage).
+"""
+import argparse
+import fcntl
+import signal
+import sys
+import time
+from pathlib import Path
+
+# Run as a script, this file's folder is sys.path[0]: drop it, so that no script of tools/
+# (tools/tabulate.py) stands in for an installed module of the same name.
+sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).parent.resolve()]
+
+from mixedae.pipeline import (Context, PipelineConfigError, list_stages,  # noqa: E402
+                              load_spec, plan_stages, run_stages, summarize)
+
+TOOLS = Path(__file__).resolve().parent
+PUBLISHED = TOOLS.parent / 'benchmarks' / 'published_results.json'
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='pipeline config, e.g. configs/pipelines/demo.py')
+    parser.add_argument('--work-root', help='study root (overrides the config\'s work_root)')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='list the stages, their commands and state; run nothing')
+    parser.add_argument('--only', nargs='+', default=[], metavar='PATTERN',
+                        help='run only these stages (the others\' earlier outputs are used)')
+    parser.add_argument('--force-stage', nargs='+', default=[], metavar='PATTERN',
+                        help='run these stages again even if up to date')
+    return parser.parse_args()
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt(f'signal {signum}')
+
+
+def main() -> int:
+    args = parse_args()
+    try:
+        spec = load_spec(args.config, args.work_root)
+    except PipelineConfigError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    stages = plan_stages(spec, PUBLISHED)
+    ctx = Context(TOOLS, nproc_per_node=spec.nproc_per_node, env=spec.env)
+    print(f'study {spec.path} -> {spec.work_root.resolve()}')
+    if args.dry_run:
+        list_stages(stages, ctx, args.only)
+        return 0
+    root = spec.work_root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    lock = open(root / '.run_pipeline.lock', 'w')   # held until this process exits
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f'error: another tools/run_pipeline.py is running on {root}', file=sys.stderr)
+        return 3
+    start = time.perf_counter()
+    # `kill PID` stops the running stage's command as Ctrl-C does; the state of an
+    # interrupted stage stays `running`, and the next run resumes it
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        outcomes = run_stages(stages, ctx, args.only, args.force_stage)
+    except KeyboardInterrupt:
+        print('\ninterrupted: run the same command again to continue where it stopped',
+              file=sys.stderr)
+        return 130
+    return 0 if summarize(outcomes, time.perf_counter() - start, sys.stdout) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
