@@ -2,6 +2,7 @@
 # width 64, 4 blocks, 4 heads, 8-px patches) on the tiny COCO set (tools/make_tiny_datasets.py,
 # 128 px, 3 classes): the ViT-B recipe scaled down for a CPU run of under a minute.
 #   tools/train.py THIS --cfg-options model.backbone.init_cfg.checkpoint=<pre-training ckpt>
+# Loaders and hooks (checked image loader, DatasetCheckHook, ...) as in the ViT-B config.
 _base_ = '../benchmarks/detection/mask-rcnn_mixedae-vit-base-p16_simplefpn_lsj-100e_coco.py'
 
 image_size = (128, 128)
@@ -38,7 +39,7 @@ model = dict(
                   rcnn=dict(score_thr=1e-3, max_per_img=20)))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='mmdet.RandomFlip', prob=0.5),
     dict(type='RandomResize', scale=image_size, ratio_range=(0.5, 1.5),
@@ -50,7 +51,7 @@ train_pipeline = [
     dict(type='mmdet.PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='mmdet.Resize', scale=image_size, keep_ratio=True),
     dict(type='mmdet.Pad', size=image_size, pad_val=dict(img=(114, 114, 114))),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True),

@@ -3,6 +3,8 @@
 # (tools/make_tiny_datasets.py, 128 px): the ViT-B recipe scaled down for a CPU run of under
 # a minute.
 #   tools/train.py THIS --cfg-options model.backbone.init_cfg.checkpoint=<pre-training ckpt>
+# Loaders and hooks (checked image and label loaders, DatasetCheckHook, ...) as in the
+# ViT-B config.
 _base_ = '../benchmarks/segmentation/upernet_mixedae-vit-base-p16_8xb2-amp-160k_ade20k-512x512.py'
 
 crop_size = (128, 128)
@@ -27,8 +29,8 @@ model = dict(
     test_cfg=dict(_delete_=True, mode='whole'))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='mmseg.LoadAnnotations', reduce_zero_label=True),
+    dict(type='CheckedLoadImageFromFile'),
+    dict(type='mmseg.CheckedLoadAnnotations', reduce_zero_label=True),
     dict(type='RandomResize', scale=(512, 128), ratio_range=(0.5, 2.0),
          keep_ratio=True),
     dict(type='mmseg.RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
@@ -37,9 +39,9 @@ train_pipeline = [
     dict(type='mmseg.PackSegInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='mmseg.Resize', scale=(512, 128), keep_ratio=True),
-    dict(type='mmseg.LoadAnnotations', reduce_zero_label=True),
+    dict(type='mmseg.CheckedLoadAnnotations', reduce_zero_label=True),
     dict(type='mmseg.PackSegInputs')
 ]
 train_dataloader = dict(

@@ -9,8 +9,12 @@ attribute 'squeeze'``) and never compares the label map's size with the image's.
 The checked versions raise :class:`BadImageError` with the path and the reason; with
 ``skip_bad=True`` they return ``None`` instead, which mmengine's ``BaseDataset`` answers by
 drawing another sample (training sets only), and log a warning with a running count.
-Importing this module registers them (mmengine's root ``TRANSFORMS``, seen from every
-codebase's scope; the label loader in mmseg's).
+Importing this module registers them: the image loader in mmengine's root ``TRANSFORMS``
+(seen from every codebase's scope) and in mmpretrain's, mmdet's and mmseg's under the same
+name, so that prefixed names (``mmdet.CheckedLoadImageFromFile``) build from any scope, as
+upstream's ``mmdet.LoadAnnotations`` do; the label loader in mmseg's
+(``CheckedLoadAnnotations``, ``mmseg.CheckedLoadAnnotations``). Both pass their other
+arguments (``backend_args``, ``reduce_zero_label``, ...) on to upstream's loader.
 """
 import logging
 import os.path as osp
@@ -18,8 +22,10 @@ from typing import Optional
 
 import cv2
 from mmcv.transforms import LoadImageFromFile
+from mmdet.registry import TRANSFORMS as DET_TRANSFORMS
 from mmengine.logging import print_log
 from mmengine.registry import TRANSFORMS
+from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS as SEG_TRANSFORMS
 
@@ -71,6 +77,13 @@ class CheckedLoadImageFromFile(SkipBadFiles, LoadImageFromFile):
         except DECODE_ERRORS as err:
             path = results['img_path']
             return self.bad_file(path, read_failure(path, err))
+
+
+# mmengine looks a prefixed name up in that codebase's registry alone when the current
+# scope is that codebase ('mmdet.X' from mmdet's scope does not reach the root registry),
+# so the root registration above is not enough for 'mmdet.CheckedLoadImageFromFile'
+for _registry in (PRETRAIN_TRANSFORMS, DET_TRANSFORMS, SEG_TRANSFORMS):
+    _registry.register_module(module=CheckedLoadImageFromFile)
 
 
 @SEG_TRANSFORMS.register_module()

@@ -17,6 +17,11 @@ model = dict(
         fixed_sincos_pos_embed=False,      # learnt during fine-tuning, like mmpretrain's ViT
         init_cfg=dict(checkpoint='checkpoints/mixedae_vit-large-p16_mmpretrain.pth')))
 
-train_dataloader = dict(dataset=dict(pipeline={{_base_.checked_finetune_pipeline}}))
-val_dataloader = dict(dataset=dict(pipeline={{_base_.checked_finetune_test_pipeline}}))
+# mmpretrain's pipelines, inherited, with the checked image loader
+train_pipeline = [dict(step, type=_base_.checked_loaders.get(step.type, step.type))
+                  for step in _base_.train_pipeline]
+test_pipeline = [dict(step, type=_base_.checked_loaders.get(step.type, step.type))
+                 for step in _base_.test_pipeline]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -15,6 +15,11 @@ model = dict(
         fixed_sincos_pos_embed=False,      # frozen anyway: the checkpoint's values
         init_cfg=dict(checkpoint='checkpoints/mixedae_vit-large-p16_mmpretrain.pth')))
 
-train_dataloader = dict(dataset=dict(pipeline={{_base_.checked_linear_pipeline}}))
-val_dataloader = dict(dataset=dict(pipeline={{_base_.checked_linear_test_pipeline}}))
+# mmpretrain's pipelines, inherited, with the checked image loader
+train_pipeline = [dict(step, type=_base_.checked_loaders.get(step.type, step.type))
+                  for step in _base_.train_pipeline]
+test_pipeline = [dict(step, type=_base_.checked_loaders.get(step.type, step.type))
+                 for step in _base_.test_pipeline]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

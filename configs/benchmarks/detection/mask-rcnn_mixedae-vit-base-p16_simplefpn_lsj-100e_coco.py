@@ -11,12 +11,18 @@
 # (ViTDet's ``use_rel_pos=True``); it uses the pre-trained absolute position embedding,
 # interpolated to 64x64, in all blocks. Window attention (14x14, the 64x64 grid padded to
 # 70x70) in blocks 0,1,3,4,6,7,9,10 and global attention in 2,5,8,11 are as in ViTDet.
+#
+# Reliability (configs/_base_/transfer_runtime.py): images load with
+# CheckedLoadImageFromFile (an empty, truncated or missing image stops the run with its
+# name; pipeline.0.skip_bad=True skips such training images with a counted warning),
+# DatasetCheckHook checks that every image the COCO json lists exists before training,
+# PerIterationSeedHook makes --resume exact, NonFiniteLossHook stops on a NaN/Inf loss.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/default_runtime.py',
+    '../../_base_/transfer_runtime.py',
 ]
-custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
 
 image_size = (1024, 1024)
 embed_dims = 768
@@ -57,7 +63,7 @@ model = dict(
 
 # large-scale jitter
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='mmdet.RandomFlip', prob=0.5),
     dict(type='RandomResize', scale=image_size, ratio_range=(0.1, 2.0),
@@ -69,7 +75,7 @@ train_pipeline = [
     dict(type='mmdet.PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='mmdet.Resize', scale=image_size, keep_ratio=True),
     dict(type='mmdet.Pad', size=image_size, pad_val=dict(img=(114, 114, 114))),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True),

@@ -9,8 +9,10 @@
 # Differences from the inherited config: weights come through ``init_cfg`` (not
 # ``model.pretrained``), and AMP is real (the base sets an unused ``fp16`` key and fp32
 # ``OptimWrapper``).
-_base_ = 'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py'
-custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
+_base_ = [
+    'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py',
+    '../../_base_/transfer_runtime.py',   # custom_imports, reliability hooks
+]
 
 model = dict(
     pretrained=None,
@@ -19,3 +21,16 @@ model = dict(
 
 fp16 = None
 optim_wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic')
+
+# mmseg's ADE20K pipelines, inherited, with the checked loaders in place of its
+# LoadImageFromFile / LoadAnnotations (configs/_base_/transfer_runtime.py): a bad image,
+# an unreadable label map or one of another size than its image stops the run with the
+# file's name. Same transforms, same order, same arguments. (mmseg's tta_pipeline is
+# left as it is: tools/test.py has no --tta.)
+train_pipeline = [dict(step, type=_base_.checked_seg_loaders.get(step.type, step.type))
+                  for step in _base_.train_pipeline]
+test_pipeline = [dict(step, type=_base_.checked_seg_loaders.get(step.type, step.type))
+                 for step in _base_.test_pipeline]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

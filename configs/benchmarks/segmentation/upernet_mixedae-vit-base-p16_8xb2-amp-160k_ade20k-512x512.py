@@ -16,8 +16,10 @@
 # tables while fine-tuning, as MAE's ADE20K recipe does. For numbers comparable with
 # published MAE results use ``upernet_mae-vit-base-p16_...py`` with the converted
 # checkpoint (it takes MixedAE checkpoints as well).
-_base_ = 'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py'
-custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
+_base_ = [
+    'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py',
+    '../../_base_/transfer_runtime.py',   # custom_imports, reliability hooks
+]
 
 model = dict(
     pretrained=None,
@@ -47,3 +49,16 @@ optim_wrapper = dict(
     # as mmseg's constructor: no decay on 1-D parameters (biases, norms), decay on
     # pos_embed and cls_token (its name check misses them, and so did BEiT's original)
     paramwise_cfg=dict(layer_decay_rate=0.65, flat_decay_mult=0.0))
+
+# mmseg's ADE20K pipelines, inherited, with the checked loaders in place of its
+# LoadImageFromFile / LoadAnnotations (configs/_base_/transfer_runtime.py): a bad image,
+# an unreadable label map or one of another size than its image stops the run with the
+# file's name. Same transforms, same order, same arguments. (mmseg's tta_pipeline is
+# left as it is: tools/test.py has no --tta.)
+train_pipeline = [dict(step, type=_base_.checked_seg_loaders.get(step.type, step.type))
+                  for step in _base_.train_pipeline]
+test_pipeline = [dict(step, type=_base_.checked_seg_loaders.get(step.type, step.type))
+                 for step in _base_.test_pipeline]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -1,0 +1,20 @@
+# What the COCO detection and ADE20K segmentation configs add to the mmdet / mmseg recipes
+# they inherit: the project's modules and its reliability hooks. Their pipelines load with
+# CheckedLoadImageFromFile (and ADE20K's label maps with CheckedLoadAnnotations, which also
+# checks that a label map is as large as its image): an unreadable file stops the run with
+# its name; pipeline.N.skip_bad=True skips bad training files with a counted warning.
+custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
+
+custom_hooks = [
+    dict(type='DatasetCheckHook'),       # every image / label map listed exists (COCO json)
+    dict(type='PerIterationSeedHook'),   # exact resume: drop path, RoI sampling, dropout
+    dict(type='NonFiniteLossHook', action='stop'),
+]
+
+# mmseg's ADE20K loaders and their checked versions: the ADE20K configs map mmseg's
+# inherited pipelines through this (same transforms, same order, same arguments).
+# mmseg-only: 'LoadAnnotations' in an mmdet pipeline is mmdet's COCO loader.
+checked_seg_loaders = dict(
+    LoadImageFromFile='CheckedLoadImageFromFile',
+    LoadAnnotations='CheckedLoadAnnotations',
+)
