@@ -69,8 +69,11 @@ def main() -> int:
         return 3
     start = time.perf_counter()
     # `kill PID` stops the running stage's command as Ctrl-C does; the state of an
-    # interrupted stage stays `running`, and the next run resumes it
+    # interrupted stage stays `running`, and the next run resumes it. Handling SIGINT here
+    # (not just inheriting it) also un-ignores it for the stages' commands: a shell starts
+    # background jobs with SIGINT ignored, and the commands would never see the interrupt.
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     try:
         outcomes = run_stages(stages, ctx, args.only, args.force_stage)
     except KeyboardInterrupt:
