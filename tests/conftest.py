@@ -34,6 +34,16 @@ def pretrain_data_root(tmp_path_factory) -> Path:
     return root
 
 
+def unscoped(value):
+    """A config value without the ``_scope_`` keys that ``mmpretrain::``/``mmseg::``
+    inheritance adds (to compare a config with the upstream one it inherits)."""
+    if isinstance(value, dict):
+        return {k: unscoped(v) for k, v in value.items() if k != '_scope_'}
+    if isinstance(value, (list, tuple)):
+        return [unscoped(v) for v in value]
+    return value
+
+
 def tiny_pretrain_config(name: str, data_root: Path, work_dir: Path, **overrides) -> Config:
     """A ``configs/demo`` pre-training config pointed at ``data_root``."""
     cfg = Config.fromfile(str(CONFIGS / 'demo' / name))

@@ -9,7 +9,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.utils import get_installed_path
 
-from conftest import CONFIGS, save_pretraining_checkpoint
+from conftest import CONFIGS, save_pretraining_checkpoint, unscoped
 from mixedae.convert import convert_checkpoint
 from mixedae.data import make_tiny_imagenet
 from mixedae.engine.checkpoint_loading import load_checkpoint_file
@@ -22,15 +22,6 @@ TINY_FINETUNE = CONFIGS / 'demo/cls-finetune_vit-tiny-p8_tiny.py'
 TINY_LINEAR = CONFIGS / 'demo/cls-linear_vit-tiny-p8_tiny.py'
 UPSTREAM = Path(get_installed_path('mmpretrain')) / '.mim/configs/mae/benchmarks'
 TINY_ARCH = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=256)
-
-
-def unscoped(value):
-    """A config value without the ``_scope_`` keys that ``mmpretrain::`` inheritance adds."""
-    if isinstance(value, dict):
-        return {k: unscoped(v) for k, v in value.items() if k != '_scope_'}
-    if isinstance(value, (list, tuple)):
-        return [unscoped(v) for v in value]
-    return value
 
 
 def build_cls(cfg_model: dict):

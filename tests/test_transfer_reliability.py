@@ -16,7 +16,7 @@ from mmengine.registry import HOOKS, DefaultScope
 from mmengine.runner import Runner
 from mmengine.utils import get_installed_path
 
-from conftest import CONFIGS
+from conftest import CONFIGS, unscoped
 from mixedae.data import COCO_CLASSES, make_tiny_ade20k, make_tiny_coco
 from mixedae.data.checks import DataLayoutError
 from mixedae.data.loading import BadImageError, CheckedLoadAnnotations
@@ -36,15 +36,6 @@ UPSTREAM_SEG = (Path(get_installed_path('mmseg')) /
                 '.mim/configs/mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py')
 SPLITS = ('train', 'val', 'test')
 HOOK_TYPES = ['DatasetCheckHook', 'PerIterationSeedHook', 'NonFiniteLossHook']
-
-
-def unscoped(value):
-    """A config value without the ``_scope_`` keys that ``mmseg::`` inheritance adds."""
-    if isinstance(value, dict):
-        return {k: unscoped(v) for k, v in value.items() if k != '_scope_'}
-    if isinstance(value, (list, tuple)):
-        return [unscoped(v) for v in value]
-    return value
 
 
 def unchecked(pipeline: list) -> list:

@@ -37,12 +37,6 @@ def check_target(target: str) -> Target:
     return TARGETS[target]
 
 
-def convert_state_dict(state_dict: dict, target: str, source: str = 'state dict') -> dict:
-    """Encoder weights of a pre-training state dict (``backbone.*`` keys), renamed for
-    ``target``; ``source`` names the input in errors."""
-    return check_target(target).rename(encoder_state_dict(state_dict, source))
-
-
 def load_into_target(converted: dict, target: str, arch: EncoderArch,
                      source: str) -> tuple[str, ...]:
     """Load ``converted`` into a freshly built target model; return its missing keys.

@@ -25,12 +25,9 @@ def run_logged(argv: Sequence[str], log: TextIO, on_line: Callable[[str], None],
     """
     log.write('$ ' + ' '.join(argv) + '\n')
     log.flush()
-    # PYTHONSAFEPATH: a script's folder is not put first on sys.path, so that no script of
-    # tools/ (tools/tabulate.py) stands in for an installed module in tools/*.py
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1, errors='replace',
-                            env={**os.environ, **(env or {}), 'PYTHONUNBUFFERED': '1',
-                                 'PYTHONSAFEPATH': '1'})
+                            env={**os.environ, **(env or {}), 'PYTHONUNBUFFERED': '1'})
     try:
         for line in proc.stdout:
             log.write(line)
