@@ -22,6 +22,7 @@ from mixedae.pipeline import (Context, PipelineConfigError, load_spec, plan_stag
                               run_stages)
 from mixedae.pipeline.process import error_excerpt
 from mixedae.pipeline.progress import Progress, parse_eta, parse_iter_line
+from mixedae.pipeline.stages import config_digest, config_files
 from mixedae.tabulate.collect import run_dirs, scalars
 
 TOOLS = ROOT / 'tools'
@@ -306,3 +307,23 @@ def test_bad_pipeline_configs_are_named(tmp_path):
         with pytest.raises(PipelineConfigError, match=message) as info:
             load_spec(path)
         assert str(path) in str(info.value)
+
+
+def test_config_digest_covers_the_inherited_files(tmp_path):
+    """A stage's signature hashes its config and every local base (mmengine's reading of
+    ``_base_``, recursively; ``mmpretrain::`` bases are installed, not hashed)."""
+    tiny = ROOT / 'configs/demo/cls-finetune_vit-tiny-p8_tiny.py'
+    assert [p.relative_to(ROOT).as_posix() for p in config_files(tiny)] == [
+        'configs/demo/cls-finetune_vit-tiny-p8_tiny.py',
+        'configs/benchmarks/classification/mixedae-vit-base-p16_8xb128-coslr-100e_in1k.py',
+        'configs/_base_/classification_runtime.py']
+    (tmp_path / 'base').mkdir()
+    base = tmp_path / 'base' / 'runtime.py'
+    base.write_text('x = 1\n')
+    child = tmp_path / 'child.py'
+    child.write_text("_base_ = ['./base/runtime.py', 'mmpretrain::mae/mae_vit-base-p16_8xb512-"
+                     "amp-coslr-300e_in1k.py']\ny = 2\n")
+    before = config_digest(child)
+    assert config_files(child) == [child, base]
+    base.write_text('x = 3\n')
+    assert config_digest(child) != before

@@ -7,7 +7,6 @@ testing run as subprocesses of ``tools/train.py`` / ``tools/test.py`` (one Runne
 default registry scope per process); data generation, conversion and tabulation run in
 this process.
 """
-import ast
 import hashlib
 import importlib.util
 import sys
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Optional, TextIO
+
+from mmengine.config import Config
 
 from ..tabulate.collect import run_dirs
 from .cli_options import to_cli_options
@@ -124,8 +125,8 @@ class PrepareTinyDatasets(Stage):
 
 
 def config_files(config: Path) -> list[Path]:
-    """``config`` and the files it inherits from (``_base_``, recursively); bases of
-    installed packages (``mmdet::...``) are left out."""
+    """``config`` and the files it inherits from (``_base_``, recursively, as mmengine
+    reads it); bases of installed packages (``mmdet::...``) are left out."""
     files, todo = [], [config.resolve()]
     while todo:
         path = todo.pop(0)
@@ -133,19 +134,11 @@ def config_files(config: Path) -> list[Path]:
             continue
         files.append(path)
         try:
-            tree = ast.parse(path.read_text(encoding='utf-8'))
-        except SyntaxError:
+            bases = Config._get_base_files(str(path))
+        except (SyntaxError, ValueError, TypeError, NameError):
             continue  # mmengine names the error when the stage runs
-        for node in tree.body:
-            if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-                    and node.targets[0].id == '_base_'):
-                try:
-                    bases = ast.literal_eval(node.value)
-                except ValueError:
-                    continue
-                for base in [bases] if isinstance(bases, str) else bases:
-                    if isinstance(base, str) and '::' not in base:
-                        todo.append((path.parent / base).resolve())
+        todo += [(path.parent / base).resolve() for base in bases
+                 if isinstance(base, str) and '::' not in base]
     return files
 
 
