@@ -11,7 +11,6 @@ from mmcv.cnn import build_norm_layer
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
-from mmpretrain.models.utils import resize_pos_embed
 
 from conftest import CONFIGS, ROOT, save_pretraining_checkpoint
 from mixedae.data import COCO_CLASSES, make_tiny_coco
@@ -40,8 +39,9 @@ def pretrain_ckpt(tmp_path_factory) -> tuple:
 
 
 def test_backbone_loads_a_pretraining_checkpoint_in_mmdet(pretrain_ckpt):
-    """Every backbone weight comes from the checkpoint: the [CLS] slot of the 4x4 position
-    embedding is dropped (no [CLS] token here) and the grid resized to 16x16."""
+    """Every backbone weight but the relative position tables (zero: fine-tuning learns
+    them) comes from the checkpoint: the [CLS] slot of the 4x4 position embedding is
+    dropped (no [CLS] token here) and the grid kept at 4x4 (``pretrain_img_size``)."""
     path, state = pretrain_ckpt
     cfg = Config.fromfile(str(TINY_DET))
     cfg.model.backbone.init_cfg.checkpoint = str(path)
@@ -49,9 +49,9 @@ def test_backbone_loads_a_pretraining_checkpoint_in_mmdet(pretrain_ckpt):
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
     backbone.init_weights()
     loaded = backbone.state_dict()
-    expected_pos = resize_pos_embed(state['backbone.pos_embed'][:, 1:], (4, 4), (16, 16),
-                                    num_extra_tokens=0)
-    torch.testing.assert_close(loaded.pop('pos_embed'), expected_pos)
+    torch.testing.assert_close(loaded.pop('pos_embed'), state['backbone.pos_embed'][:, 1:])
+    rel_pos = [name for name in loaded if name.endswith(('rel_pos_h', 'rel_pos_w'))]
+    assert len(rel_pos) == 8 and not any(loaded.pop(name).any() for name in rel_pos)
     for name, value in loaded.items():
         torch.testing.assert_close(value, state['backbone.' + name], msg=name)
         assert not torch.equal(value, before[name]), name
@@ -64,13 +64,13 @@ def test_window_blocks_follow_the_config():
     backbone = build_det(cfg.model.backbone, device='meta')
     assert [blk.window_size for blk in backbone.layers] == [14, 14, 0, 14, 14, 0,
                                                            14, 14, 0, 14, 14, 0]
-    assert backbone.cls_token is None and backbone.pos_embed.shape == (1, 64 * 64, 768)
+    assert backbone.cls_token is None and backbone.pos_embed.shape == (1, 14 * 14, 768)
 
 
 @pytest.mark.parametrize('scales, sizes', [((4, 2, 1, 0.5), (64, 32, 16, 8, 4)),
                                            ((2, 1, 0.5, 0.25), (32, 16, 8, 4, 2))])
 def test_simple_fpn_levels(scales, sizes):
-    neck = build_det(dict(type='SimpleFPN', backbone_channel=64, out_channels=32,
+    neck = build_det(dict(type='mixedae.SimpleFPN', backbone_channel=64, out_channels=32,
                           num_outs=5, scale_factors=scales))
     outs = neck((torch.randn(2, 64, 16, 16),))
     assert [o.shape for o in outs] == [(2, 32, s, s) for s in sizes]
@@ -85,14 +85,14 @@ def test_simple_fpn_levels(scales, sizes):
 ])
 def test_simple_fpn_rejects_bad_input(kwargs, inputs, match):
     with pytest.raises(ValueError, match=match):
-        neck = build_det(dict(type='SimpleFPN', backbone_channel=64, out_channels=32,
+        neck = build_det(dict(type='mixedae.SimpleFPN', backbone_channel=64, out_channels=32,
                               **kwargs))
         neck((torch.randn(1, 64, 8, 8),) * inputs)
 
 
 def test_ln2d_normalises_channels_in_mmdet_scope():
     with DefaultScope.overwrite_default_scope('mmdet'):
-        name, norm = build_norm_layer(dict(type='LN2d', eps=1e-6), 8)
+        name, norm = build_norm_layer(dict(type='mixedae.LN2d', eps=1e-6), 8)
     out = norm(torch.randn(2, 8, 5, 5) * 3 + 1)
     torch.testing.assert_close(out.mean(1), torch.zeros(2, 5, 5), atol=1e-5, rtol=0)
     torch.testing.assert_close(out.var(1, unbiased=False), torch.ones(2, 5, 5), atol=1e-3,
@@ -208,7 +208,9 @@ def test_tiny_detection_trains_and_evaluates(coco_root, pretrain_ckpt, tmp_path)
         f'model.backbone.init_cfg.checkpoint={pretrain_ckpt[0]}',
         *(f'{split}_dataloader.dataset.data_root={root}' for split in ('train', 'val',
                                                                        'test')),
-        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'])
+        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'],
+        expect_missing=', '.join(f'layers.{i}.attn.rel_pos_{axis}' for i in range(4)
+                                 for axis in 'hw'))
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50'):
         assert 0.0 <= metrics[key] <= 1.0, (key, metrics)
     assert (tmp_path / 'iter_12.pth').is_file()

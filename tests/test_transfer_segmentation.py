@@ -58,6 +58,30 @@ def test_backbone_loads_a_pretraining_checkpoint_in_mmseg(tmp_path):
     assert [f.shape for f in feats] == [(1, 64, 16, 16)] * 4
 
 
+def test_mmseg_mae_resizes_relative_position_tables(tmp_path):
+    """mmseg 1.2.2's ``MAE`` resizes a checkpoint's relative position tables of another
+    size with SciPy's ``interp2d`` (removed in SciPy 1.14: the set-up pins SciPy < 1.14).
+    A 4x4-window table (7x7 offsets + 3 extra entries) into an 8x8-window model: offsets
+    0 and +-1 are interpolation knots and keep their values, the extra entries are kept."""
+    from mmseg.models.backbones import MAE
+    arch = dict(patch_size=8, embed_dims=32, num_layers=1, num_heads=2, mlp_ratio=2)
+    state = MAE(img_size=32, **arch).state_dict()
+    table = torch.randn(7 * 7 + 3, 2)
+    state['layers.0.attn.relative_position_bias_table'] = table
+    torch.save({'state_dict': state}, tmp_path / 'small.pth')
+    model = MAE(img_size=64, init_cfg=dict(type='Pretrained',
+                                           checkpoint=str(tmp_path / 'small.pth')), **arch)
+    model.init_weights()
+    resized = model.layers[0].attn.relative_position_bias_table.detach()
+    assert resized.shape == (15 * 15 + 3, 2)
+    torch.testing.assert_close(resized[-3:], table[-3:])
+    src, dst = table[:-3].view(7, 7, 2), resized[:-3].view(15, 15, 2)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            torch.testing.assert_close(dst[7 + dy, 7 + dx], src[3 + dy, 3 + dx], atol=1e-5,
+                                       rtol=1e-5)
+
+
 def test_plain_mixedae_vit_equals_mmseg_mae(tmp_path):
     """Same weights, same 512-px features: the two segmentation configs' backbones (tiny
     width/depth, else as configured) each load a 224-px checkpoint their own way."""

@@ -19,6 +19,7 @@ model = dict(
                   feedforward_channels=256),
         img_size=image_size[0],
         patch_size=8,
+        pretrain_img_size=32,               # the tiny pre-training's 4x4 position grid
         window_size=6,                      # 16x16 grid padded to 18x18, like 64 -> 70
         window_block_indexes=[0, 2],
         init_cfg=dict(checkpoint='work_dirs/mixedae_vit-tiny-p8_1xb32-300i_tiny/'

@@ -14,10 +14,11 @@ model = dict(
         mix_ratio=4,                   # r: images per mix; must divide the per-GPU batch
         balanced_mixing=True,          # each image owns exactly N/r positions
         segment_embed=True,            # encoder placement of the segment embedding
-        topk_ratio=None,               # K = N/r (+1 for [CLS]) keys per query
+        topk_ratio=None,               # K = N/r + 1 of all 1 + N keys ([CLS] not forced in)
         homologous_layers=None,        # None: Top-K attention in every block
         cls_query='full',              # [CLS] query attends to all keys
-        fixed_sincos_pos_embed=True),
+        fixed_sincos_pos_embed=True,
+        out_type='raw'),               # plain features (extract_feat) as MAEViT's
     neck=dict(type='MixedAEDecoder', segment_embed=False),  # mix_ratio: from backbone
     head=dict(
         type='MixedAEHead',

@@ -5,6 +5,9 @@ target      keys                                          checked against
 =========== ============================================= =====================================
 mmpretrain  ``backbone.`` + mmpretrain ViT names          mmpretrain ``VisionTransformer``
 mmdet       same, without [CLS] token/slot and final norm ``MixedAEViT`` as ViTDet backbone
+                                                          (its relative position bias is
+                                                          learnt in fine-tuning: missing
+                                                          by design)
 mmseg       mmpretrain ViT names, no prefix, no final     mmseg ``MAE`` (its layer scale and
             norm (mmseg's MAE does not apply one)         relative position bias are learnt
                                                           in fine-tuning, its relative
@@ -71,7 +74,7 @@ def mmdet_model(arch: EncoderArch) -> torch.nn.Module:
         return MODELS.build(dict(type='MixedAEViT', arch=arch.arch, img_size=arch.img_size,
                                  patch_size=arch.patch_size, with_cls_token=False,
                                  final_norm=False, out_type='featmap',
-                                 fixed_sincos_pos_embed=False))
+                                 fixed_sincos_pos_embed=False, use_rel_pos=True))
 
 
 def mmseg_model(arch: EncoderArch) -> torch.nn.Module:
@@ -106,7 +109,8 @@ class Target:
 TARGETS = {
     'mmpretrain': Target(to_mmpretrain, mmpretrain_model, 'mmpretrain VisionTransformer',
                          prefix='backbone.'),
-    'mmdet': Target(to_mmdet, mmdet_model, 'MixedAEViT (ViTDet mode)', prefix='backbone.'),
+    'mmdet': Target(to_mmdet, mmdet_model, 'MixedAEViT (ViTDet mode)', prefix='backbone.',
+                    not_pretrained=('rel_pos_h', 'rel_pos_w')),
     'mmseg': Target(to_mmseg, mmseg_model, 'mmseg MAE',
                     not_pretrained=('gamma_1', 'gamma_2', 'relative_position_bias_table',
                                     'relative_position_index')),

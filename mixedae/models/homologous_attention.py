@@ -38,6 +38,9 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from mmpretrain.models.utils import MultiheadAttention
+from torch import nn
+
+from .rel_pos import decomposed_rel_pos_bias
 
 ATTN_IMPLS = ('auto', 'reference', 'topk_softmax', 'sdpa_mask', 'flex')
 Attention = Tuple[torch.Tensor, Optional[torch.Tensor]]
@@ -196,24 +199,46 @@ class HomologousAttention(MultiheadAttention):
     ``forward(x)`` is plain softmax attention (fused SDPA), as a downstream ViT needs;
     ``forward(x, topk=K)`` is homologous attention, computed by ``attn_impl`` (see the
     module docstring), and also returns its (B, h, L, L) keep-mask.
+
+    ``rel_pos_size=(h, w)`` adds ViTDet's decomposed relative position bias to the plain
+    attention (tables ``rel_pos_h`` (2h - 1, d), ``rel_pos_w`` (2w - 1, d), zero at
+    initialisation; see ``rel_pos.py``); ``forward`` then needs the token grid ``hw``.
     """
 
-    def __init__(self, *args, attn_impl: str = 'auto', **kwargs) -> None:
+    def __init__(self, *args, attn_impl: str = 'auto',
+                 rel_pos_size: Optional[Tuple[int, int]] = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         check_attn_impl(attn_impl)
         self.attn_impl = attn_impl
+        self.rel_pos_h = self.rel_pos_w = None
+        if rel_pos_size is not None:
+            h, w = rel_pos_size
+            self.rel_pos_h = nn.Parameter(torch.zeros(2 * h - 1, self.head_dims))
+            self.rel_pos_w = nn.Parameter(torch.zeros(2 * w - 1, self.head_dims))
 
-    def forward(self, x: torch.Tensor, topk: Optional[int] = None,
-                num_full_rows: int = 1) -> Attention:
+    def forward(self, x: torch.Tensor, topk: Optional[int] = None, num_full_rows: int = 1,
+                hw: Optional[Tuple[int, int]] = None) -> Attention:
         B, L, _ = x.shape
         qkv = self.qkv(x).reshape(B, L, 3, self.num_heads, self.head_dims)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)                              # 3 x (B, h, L, d)
         dropout_p = self.attn_drop if self.training else 0.
         if topk is None:
-            out, keep = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p), None
+            bias = None if self.rel_pos_h is None else self.rel_pos_bias(q, hw)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p)
+            keep = None
         else:
+            if self.rel_pos_h is not None:
+                raise ValueError('Top-K attention has no relative position bias; build '
+                                 'the attention without rel_pos_size')
             attend = TOPK_ATTENTION[select_attn_impl(self.attn_impl, q.device.type,
                                                      q.dtype)]
             out, keep = attend(q, k, v, topk, num_full_rows, dropout_p)
         out = out.transpose(1, 2).reshape(B, L, self.embed_dims)
         return self.out_drop(self.gamma1(self.proj_drop(self.proj(out)))), keep
+
+    def rel_pos_bias(self, q: torch.Tensor, hw: Optional[Tuple[int, int]]) -> torch.Tensor:
+        """(B, h, L, L) decomposed relative position bias of the queries on grid ``hw``."""
+        if hw is None or hw[0] * hw[1] != q.shape[2]:
+            raise ValueError(f'relative position bias needs the token grid of the '
+                             f'{q.shape[2]} tokens, got hw={hw}')
+        return decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, hw)

@@ -7,10 +7,13 @@
 # checkpoint, or the converter's mmpretrain/mmdet output), e.g.
 #   tools/train.py THIS --cfg-options model.backbone.init_cfg.checkpoint=ckpt.pth
 #
-# Known difference from ViTDet: the backbone has no decomposed relative position bias
-# (ViTDet's ``use_rel_pos=True``); it uses the pre-trained absolute position embedding,
-# interpolated to 64x64, in all blocks. Window attention (14x14, the 64x64 grid padded to
-# 70x70) in blocks 0,1,3,4,6,7,9,10 and global attention in 2,5,8,11 are as in ViTDet.
+# Backbone as ViTDet's: window attention (14x14, the 64x64 grid padded to 70x70) in blocks
+# 0,1,3,4,6,7,9,10 and global attention in 2,5,8,11; decomposed relative position bias in
+# every block (``use_rel_pos``, zero-initialised: pre-training does not give it); the
+# pre-trained 14x14 absolute position embedding kept at that size and interpolated once per
+# forward to the input's grid (``pretrain_img_size``); patches crop, not pad, an input
+# that the patch size does not divide. Neck: ViTDet's SimpleFPN (its arguments and
+# parameter names), registered as ``mixedae.SimpleFPN`` beside mmdet's projects/ViTDet.
 #
 # Reliability (configs/_base_/transfer_runtime.py): images load with
 # CheckedLoadImageFromFile (an empty, truncated or missing image stops the run with its
@@ -27,7 +30,7 @@ _base_ = [
 image_size = (1024, 1024)
 embed_dims = 768
 num_layers = 12
-norm_cfg = dict(type='LN2d', eps=1e-6)   # mixedae.transfer.norm
+norm_cfg = dict(type='mixedae.LN2d', eps=1e-6)   # mixedae.transfer.norm
 
 model = dict(
     data_preprocessor=dict(
@@ -38,6 +41,7 @@ model = dict(
         arch='b',
         img_size=image_size[0],
         patch_size=16,
+        patch_cfg=dict(padding=0),
         drop_path_rate=0.1,
         with_cls_token=False,
         out_type='featmap',
@@ -45,11 +49,13 @@ model = dict(
         fixed_sincos_pos_embed=False,
         window_size=14,
         window_block_indexes=[0, 1, 3, 4, 6, 7, 9, 10],
+        use_rel_pos=True,
+        pretrain_img_size=224,
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/mixedae_vit-base-p16.pth',
                       prefix='backbone.')),
     neck=dict(
         _delete_=True,
-        type='mmdet.SimpleFPN',
+        type='mixedae.SimpleFPN',
         backbone_channel=embed_dims,
         out_channels=256,
         num_outs=5,

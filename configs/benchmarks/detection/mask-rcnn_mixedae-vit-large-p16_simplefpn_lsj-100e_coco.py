@@ -1,6 +1,6 @@
 # ViT-L/16 variant of the ViT-B recipe (ViTDet-L, detectron2 "mask_rcnn_vitdet_l_100ep"):
 # 24 blocks with global attention in 5, 11, 17, 23 and 14x14 windows elsewhere, drop path
-# 0.4, layer decay 0.8. Same known difference: no decomposed relative position bias.
+# 0.4, layer decay 0.8; relative position bias, position grid and neck as in ViT-B's.
 _base_ = './mask-rcnn_mixedae-vit-base-p16_simplefpn_lsj-100e_coco.py'
 
 embed_dims = 1024

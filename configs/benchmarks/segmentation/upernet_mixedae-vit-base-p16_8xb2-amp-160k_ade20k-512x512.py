@@ -29,6 +29,7 @@ model = dict(
         arch='b',
         img_size=512,
         patch_size=16,
+        patch_cfg=dict(padding=0),     # crop, not pad, sizes the patch does not divide (MAE)
         out_indices=[3, 5, 7, 11],
         drop_path_rate=0.1,
         out_type='featmap',
