@@ -23,7 +23,8 @@ from conftest import CONFIGS
 from mixedae.models import MixedAEViT
 
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
-SEG_CONFIG = CONFIGS / 'benchmarks/segmentation/upernet_mixedae-vit-base-p16_8xb2-amp-160k_ade20k-512x512.py'  # noqa: E501
+SEG_CONFIG = (CONFIGS / 'benchmarks/segmentation'
+              / 'upernet_mixedae-vit-base-p16_8xb2-amp-160k_ade20k-512x512.py')
 
 
 def test_same_arguments_and_defaults_as_vision_transformer():
