@@ -1,9 +1,9 @@
 """Step 2 of MixedAE: homologous attention — each query attends only to its Top-K keys.
 
 For every query the attention logits to all keys are computed, the K largest are kept
-(ties with the K-th value are kept too; K is a budget over all keys, the [CLS] key
-competes like the others and is not forced in), the rest are set to -inf, and the softmax runs
-over the kept keys only; gradients flow through the kept logits. The first
+(ties with the K-th value are kept too; K is a budget over all keys: the [CLS] key
+competes like the others and is not forced in), the rest are set to -inf, and the
+softmax runs over the kept keys only; gradients flow through the kept logits. The first
 ``num_full_rows`` queries (the [CLS] token) may keep full attention.
 
 Implementations (``attn_impl``), all with the same keep rule (:func:`kth_largest`):
