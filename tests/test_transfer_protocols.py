@@ -7,19 +7,16 @@ import argparse
 import copy
 import functools
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 from conftest import CONFIGS, ROOT, save_pretraining_checkpoint
 from mixedae.data import make_tiny_ade20k
-from mixedae.engine import RunInfoHook, hold_recipe_batch, launcher_world_size
-from mixedae.engine import launch
+from mixedae.engine import RunInfoHook, hold_recipe_batch, launch, launcher_world_size
 from mixedae.engine.launch import apply_train_args
 from mixedae.engine.run_info import run_info
 from mixedae.pipeline import load_spec
