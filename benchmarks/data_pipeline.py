@@ -1,8 +1,8 @@
 """Images/s per data-loading worker of the ImageNet pre-training pipeline on this CPU.
 
 Writes realistic JPEGs (default 500x375, quality 90, about ImageNet's typical size and
-file size) to a temporary folder, then runs the pre-training config's ``train_pipeline``
-(load + JPEG decode, RandomResizedCrop 224 bicubic with pillow, flip, PackInputs) in this
+file size) to a temporary folder, then runs the pre-training config's training pipeline
+(checked load + JPEG decode, RandomResizedCrop 224 bicubic with pillow, flip, PackInputs) in this
 one process, single-threaded as in a DataLoader worker, and prints images/s per worker
 (wall clock, and per CPU-second, the figure for an idle core) and how many workers a GPU
 consuming ``--img-per-s`` images per second needs.
@@ -53,14 +53,16 @@ def write_jpegs(folder: Path, num: int, width: int, height: int, quality: int) -
 
 
 def build_pipeline(config: Path, **loader_args):
-    """The config's ``train_pipeline`` as an mmengine ``Compose`` (mmpretrain scope),
+    """The pipeline of the config's training dataset (the checked loader, not the
+    inherited top-level ``train_pipeline``) as an mmengine ``Compose`` (mmpretrain scope),
     ``loader_args`` added to its first step (the image loader)."""
     import mixedae  # noqa: F401  (registers the checked loader)
     from mmengine.config import Config
     from mmengine.dataset import Compose
     from mmengine.registry import DefaultScope
     cfg = Config.fromfile(str(config))
-    pipeline = [dict(cfg.train_pipeline[0], **loader_args), *cfg.train_pipeline[1:]]
+    steps = cfg.train_dataloader.dataset.pipeline
+    pipeline = [dict(steps[0], **loader_args), *steps[1:]]
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return Compose(pipeline)
 

@@ -124,12 +124,14 @@ def check_file_format(filename: str) -> None:
 
 
 def refused_global(err: Exception) -> str | None:
-    """The module.name of the global torch's weights-only unpickler refused, if any."""
+    """What the weights-only unpickler refused: a global's module.name, or a ``getattr``
+    outside :func:`_history_buffer_getattr`'s allow-list; ``None`` for other failures."""
     match = re.search(r'Unsupported global: GLOBAL (\S+) was not', str(err))
-    if not match:
-        return None
-    name = match.group(1)
-    return name if '.' in name else f'builtins.{name}'
+    if match:
+        name = match.group(1)
+        return name if '.' in name else f'builtins.{name}'
+    match = re.search(r'(getattr\(.*\)) is not allowed', str(err))
+    return match.group(1) if match else None
 
 
 def _is_archive_error(err: RuntimeError) -> bool:

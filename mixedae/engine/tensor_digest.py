@@ -4,9 +4,10 @@ torch does not check the CRCs of the zip records it reads, so a flipped byte ins
 tensor loads silently. Every checkpoint the project writes carries, in
 ``meta['tensor_sha256']``, one digest per top-level entry that holds tensors
 (``state_dict``, ``optimizer``, ...): names, dtypes, shapes and bytes of its tensors and
-numpy arrays, in order. The loader (:mod:`mixedae.engine.checkpoint_loading`) recomputes the digest of each entry
-still present (a tool may drop ``optimizer``, say) and refuses a file that does not match.
-Checkpoints without the key (official MAE, timm, older runs) load unchecked.
+numpy arrays, in order. The loader (:mod:`mixedae.engine.checkpoint_loading`) recomputes
+the digest of each entry still present (a tool may drop ``optimizer``, say) and refuses a
+file that does not match. Checkpoints without the key (official MAE, timm, older runs)
+load unchecked.
 """
 import hashlib
 from typing import Any, Iterator, Tuple
