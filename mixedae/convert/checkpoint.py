@@ -1,12 +1,15 @@
 """Convert a pre-training checkpoint file and check it in the target model."""
 import os
+import os.path as osp
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from ..engine.atomic_write import FileWriteError, atomic_output
 from ..engine.checkpoint_loading import UnsafeCheckpointError, load_checkpoint_file
+from ..engine.tensor_digest import add_tensor_digest
 from .encoder import ConversionError, EncoderArch, encoder_state_dict, infer_arch
 from .targets import TARGETS, Target
 
@@ -80,18 +83,32 @@ def read_checkpoint(src: str) -> dict:
                               f'({type(e).__name__}: {e})') from e
 
 
+def check_output_path(src: str, out: str) -> None:
+    """Refuse an output that is the input: the same path, a symlink or hard link to it,
+    or a path that resolves to it."""
+    same = osp.realpath(src) == osp.realpath(out) or (
+        osp.exists(src) and osp.exists(out) and osp.samefile(src, out))
+    if same:
+        raise ConversionError(f'{out}: the output is the input checkpoint {src} (or a link '
+                              'to it); converting would replace it. Choose another output')
+
+
 def convert_checkpoint(src: str, target: str, out: str,
                        num_heads: int | None = None) -> ConversionReport:
     """Convert the pre-training checkpoint ``src`` (MixedAE, naive mix or mmpretrain MAE)
     for ``target`` and write ``out``; ``num_heads`` only sizes the checking model.
 
-    The file is written next to ``out`` first, read back and loaded into the target
-    model; ``out`` appears only if that succeeds.
+    The file is written to a new temporary file next to ``out`` (never through an existing
+    file or symlink), read back and loaded into the target model; ``out`` is replaced only
+    if that succeeds (:func:`~mixedae.engine.atomic_write.atomic_output`). Wrapped outputs
+    (``{'state_dict', 'meta'}``) carry the digest of their tensors.
 
     Raises:
-        ConversionError: bad input or a result that does not load (nothing is written).
+        ConversionError: bad input, an output that is the input, a result that does
+            not load, or a failed write (full disk...); nothing is written.
     """
     spec = check_target(target)
+    check_output_path(src, out)
     encoder = encoder_state_dict(read_checkpoint(src), src)
     arch = infer_arch(encoder, num_heads)
     converted = spec.rename(encoder)
@@ -99,13 +116,14 @@ def convert_checkpoint(src: str, target: str, out: str,
                 arch=asdict(arch))
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + '.partial')
     try:
-        torch.save(dict(state_dict=converted, meta=meta) if spec.wrap_state_dict
-                   else converted, partial)
-        written = load_checkpoint_file(str(partial), map_location='cpu')
-        missing = load_into_target(written.get('state_dict', written), target, arch, src)
-        os.replace(partial, out_path)
-    finally:
-        partial.unlink(missing_ok=True)
+        with atomic_output(str(out_path)) as f:
+            torch.save(add_tensor_digest(dict(state_dict=converted, meta=meta))
+                       if spec.wrap_state_dict else converted, f)
+            f.flush()
+            written = load_checkpoint_file(f.name, map_location='cpu')
+            missing = load_into_target(written.get('state_dict', written), target, arch,
+                                       src)
+    except FileWriteError as e:
+        raise ConversionError(str(e)) from e
     return ConversionReport(str(out_path), target, arch, len(converted), missing)
