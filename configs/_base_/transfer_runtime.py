@@ -9,6 +9,9 @@ custom_hooks = [
     dict(type='DatasetCheckHook'),       # every image / label map listed exists (COCO json)
     dict(type='PerIterationSeedHook'),   # exact resume: drop path, RoI sampling, dropout
     dict(type='NonFiniteLossHook', action='stop'),
+    # the backbone checkpoint fills the encoder (else: the file, what it is, the missing
+    # keys and the converter command) -- also for mmseg's MAE, which loads strict=False
+    dict(type='PretrainedLoadCheckHook'),
 ]
 
 # mmseg's ADE20K loaders and their checked versions: the ADE20K configs map mmseg's

@@ -67,7 +67,12 @@ class SourceEncoder:
 
     @property
     def description(self) -> str:
-        return f'{FORMATS[self.format]}, {self.container} file'
+        return describe(self.format, self.container)
+
+
+def describe(fmt: Optional[str], container: str) -> str:
+    """'official MAE checkpoint (facebookresearch/mae), torch zip file'."""
+    return f'{FORMATS[fmt] if fmt else "unknown layout"}, {container} file'
 
 
 def file_container(path: str) -> str:
@@ -234,7 +239,7 @@ def read_source(path: str, fmt: Optional[str] = None) -> SourceEncoder:
         raise ConversionError(f'{path}: not a {FORMATS[fmt]} as --from {fmt} says: '
                               f'{layout_problem(checkpoint, fmt)}; {found}')
     fmt = fmt or detected
-    where = f'{path} ({FORMATS[fmt]}, {container} file)'
+    where = f'{path} ({describe(fmt, container)})'
     encoder = encoder_weights(checkpoint, fmt, where)
     check_encoder_keys(encoder, where)
     return SourceEncoder(path, container, fmt, encoder)
@@ -247,6 +252,5 @@ def describe_file(path: str) -> str:
         checkpoint = load_file(path, container)
     except ConversionError as e:
         return str(e)
-    fmt = detect(checkpoint) if isinstance(checkpoint, dict) else None
-    return f'{FORMATS[fmt]}, {container} file' if fmt else f'{container} file, unknown layout'
+    return describe(detect(checkpoint) if isinstance(checkpoint, dict) else None, container)
 

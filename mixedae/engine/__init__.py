@@ -8,10 +8,12 @@ from .fsdp import vit_block_wrap_policy
 from .iteration_seed import PerIterationSeedHook, iteration_seed
 from .nonfinite import NonFiniteLossError, NonFiniteLossHook
 from .plain_param_groups import PlainParamGroupsHook, plain_param_groups
+from .pretrained_check import PretrainedLoadCheckHook, PretrainedLoadError
 
 __all__ = [
     'DatasetCheckHook', 'NonFiniteLossError', 'NonFiniteLossHook', 'PerIterationSeedHook',
-    'PlainParamGroupsHook', 'plain_param_groups',
+    'PlainParamGroupsHook', 'PretrainedLoadCheckHook', 'PretrainedLoadError',
+    'plain_param_groups',
     'UnsafeCheckpointError', 'iteration_seed', 'load_checkpoint_file',
     'register_safe_checkpoint_loader', 'setup_cpu_distributed', 'vit_block_wrap_policy'
 ]
