@@ -19,9 +19,16 @@ i.e. the runner's `work_dir` is `ROOT/<method>/<task>`. `<method>` is any folder
 A metric comes from the newest run that holds it: its test results, else its last
 validation line. Step times and the schedule label (`2 iters`, `1 epoch`) come from the
 newest run that has train lines. Every row is labelled `published`, `derived` (published
-deltas added to published MAE) or `measured (<schedules>)`; missing values stay blank.
+deltas added to published MAE) or `measured (<schedules>)` (with `; weights FILE
+sha256:PREFIX` for a method the pipeline was given as a checkpoint); missing values stay
+blank.
+
+Runs made elsewhere (e.g. with mmseg's own `tools/train.py`: `work_dirs/<cfg>/<timestamp>/`)
+join a table one by one, `runs[method][task] = <run folder or work_dir>`: they take the
+place of that task in the first study root, or form a study of their own without one.
 """
 from pathlib import Path
+from typing import Optional
 
 from .collect import METRICS, Row, TabulateError, collect
 from .plots import plot_accuracy_vs_cost, plot_deltas
@@ -32,14 +39,17 @@ __all__ = ['METRICS', 'Row', 'TabulateError', 'collect', 'load_published', 'tabu
            'to_csv', 'to_latex', 'to_markdown', 'to_text']
 
 
-def tabulate(roots: list[Path], published: Path, out_dir: Path,
-             baseline: str = 'mae') -> tuple[str, list[Path]]:
-    """Collect every root, write tables and plots to `out_dir`; return (text table, paths)."""
+def tabulate(roots: list[Path], published: Path, out_dir: Path, baseline: str = 'mae',
+             runs: Optional[dict[str, dict[str, Path]]] = None) -> tuple[str, list[Path]]:
+    """Collect every root (and `runs`, see above), write tables and plots to `out_dir`;
+    return (text table, paths)."""
     labels = [root.name for root in roots] if len(roots) > 1 else ['']
     if len(set(labels)) < len(labels):
         labels = [str(root) for root in roots]
-    measured = [row for root, label in zip(roots, labels)
-                for row in collect(root, baseline, label)]
+    measured = [row for index, (root, label) in enumerate(zip(roots, labels))
+                for row in collect(root, baseline, label, runs if index == 0 else None)]
+    if not roots:
+        measured = collect(None, baseline, '', runs or {})
     rows = load_published(published) + measured
     out_dir.mkdir(parents=True, exist_ok=True)
     text = to_text(rows)
