@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 
 from conftest import CONFIGS
 from mixedae.convert import convert_checkpoint
-from mixedae.data import make_tiny_ade20k
+from mixedae.data import make_tiny_imagenet
 from mixedae.engine import PretrainedLoadError
 from mixedae.engine.pretrained_check import check_coverage, recorded_loads
 from test_convert_sources import timm_vit
@@ -80,20 +80,20 @@ def test_transfer_config_given_an_unconverted_official_mae_file_stops(case, offi
     assert_names_the_file(error.value, official_mae, target)
 
 
-def test_mmseg_mae_run_stops_before_the_first_iteration(official_mae, tmp_path):
-    """A real Runner of the mmseg-MAE config (the one that trained from random init without a
-    word) stops in ``train()`` before any iteration, writing no checkpoint."""
-    make_tiny_ade20k(tmp_path / 'ade', seed=0, num_train=2, num_val=1, size=64)
-    cfg = mmseg_mae_config()
+def test_runner_stops_before_the_first_iteration(official_mae, tmp_path):
+    """A real Runner (the fine-tuning config; the cheapest to build: mmengine formats the
+    whole config several times) stops in ``train()`` before any iteration and writes no
+    checkpoint."""
+    make_tiny_imagenet(tmp_path / 'imagenet', seed=0, train_per_class=4, val_per_class=1)
+    cfg = CASES['cls'][0]()
     cfg.work_dir = str(tmp_path / 'work')
     cfg.model.backbone.init_cfg.checkpoint = str(official_mae)
     for split in ('train', 'val', 'test'):
-        cfg[f'{split}_dataloader'].update(num_workers=0, persistent_workers=False)
-        cfg[f'{split}_dataloader'].dataset.data_root = str(tmp_path / 'ade/ADEChallengeData2016')
+        cfg[f'{split}_dataloader'].dataset.data_root = str(tmp_path / 'imagenet')
     runner = Runner.from_cfg(cfg)
     with pytest.raises(PretrainedLoadError) as error:
         runner.train()
-    assert_names_the_file(error.value, official_mae, 'mmseg')
+    assert_names_the_file(error.value, official_mae, 'mmpretrain')
     assert runner.iter == 0 and not list((tmp_path / 'work').glob('*.pth'))
 
 
