@@ -276,6 +276,8 @@ class ConvertStage(Stage):
                 outputs[target] = str(self.out(target))
         if self.source_file:
             outputs['weights'] = str(self.write_weights_record(report.source))
+        else:   # a pre-trained method now: the table must not name earlier given weights
+            (self.dir / WEIGHTS_FILE).unlink(missing_ok=True)
         return outputs
 
     def write_weights_record(self, description: str) -> Path:
