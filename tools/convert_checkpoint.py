@@ -20,7 +20,8 @@ from mixedae.convert import FORMATS, TARGETS, ConversionError, convert_checkpoin
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('src', help='pre-trained weights (see above for the formats)')
+    parser.add_argument('src', help='pre-trained weights: our / mmpretrain pre-training '
+                        'checkpoint, official MAE file, timm state dict or beit2mmseg output')
     parser.add_argument('--to', required=True, choices=sorted(TARGETS),
                         help='the downstream codebase')
     parser.add_argument('out', help='output file')
