@@ -25,7 +25,7 @@ class ConversionReport:
         a = self.arch
         text = (f'{self.out}: {self.num_tensors} tensors for {self.target} (ViT '
                 f'{a.embed_dims}d x {a.num_layers}, patch {a.patch_size}, {a.img_size} px) '
-                f'from a {self.source or "checkpoint"}; loaded into '
+                f'from {self.source or "the checkpoint"}; loaded into '
                 f'{TARGETS[self.target].model_name}: unexpected keys: none, missing keys: ')
         return text + (f'{len(self.missing)} not given by pre-training ('
                        + ', '.join(sorted({k.split('.')[-1] for k in self.missing})) + ')'
