@@ -11,6 +11,9 @@ custom_hooks = [
     dict(type='PerIterationSeedHook'),   # exact resume: drop path, RoI sampling, dropout
     dict(type='NonFiniteLossHook', action='stop'),
     dict(type='RunInfoHook'),            # run_info.json: protocol, backbone, batch (tables)
+    # the backbone checkpoint fills the encoder (else: the file, what it is, the missing
+    # keys and the converter command) -- also for mmseg's MAE, which loads strict=False
+    dict(type='PretrainedLoadCheckHook'),
 ]
 
 # mmseg's ADE20K loaders and their checked versions: the ADE20K configs map mmseg's

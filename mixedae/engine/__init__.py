@@ -11,6 +11,7 @@ from .fsdp import vit_block_wrap_policy
 from .iteration_seed import PerIterationSeedHook, iteration_seed
 from .nonfinite import NonFiniteLossError, NonFiniteLossHook
 from .plain_param_groups import PlainParamGroupsHook, plain_param_groups
+from .pretrained_check import PretrainedLoadCheckHook, PretrainedLoadError
 from .recipe_batch import hold_recipe_batch, launcher_world_size
 from .run_info import RunInfoHook
 from .stored_config import StoredConfigError, config_from_text
@@ -19,9 +20,9 @@ from .tensor_digest import add_tensor_digest
 __all__ = [
     'AtomicCheckpointHook', 'CorruptCheckpointError', 'DatasetCheckHook', 'FileWriteError',
     'NonFiniteLossError', 'NonFiniteLossHook', 'PerIterationSeedHook',
-    'PlainParamGroupsHook', 'RunInfoHook', 'StoredConfigError', 'UnsafeCheckpointError',
-    'add_tensor_digest', 'atomic_output', 'config_from_text', 'hold_recipe_batch',
-    'iteration_seed', 'launcher_world_size', 'load_checkpoint_file', 'plain_param_groups',
-    'register_safe_checkpoint_loader', 'setup_cpu_distributed', 'vit_block_wrap_policy',
-    'write_atomically'
+    'PlainParamGroupsHook', 'PretrainedLoadCheckHook', 'PretrainedLoadError', 'RunInfoHook',
+    'StoredConfigError', 'UnsafeCheckpointError', 'add_tensor_digest', 'atomic_output',
+    'config_from_text', 'hold_recipe_batch', 'iteration_seed', 'launcher_world_size',
+    'load_checkpoint_file', 'plain_param_groups', 'register_safe_checkpoint_loader',
+    'setup_cpu_distributed', 'vit_block_wrap_policy', 'write_atomically'
 ]
