@@ -95,6 +95,21 @@ def test_rerun_skips_every_stage(study, monkeypatch):
     assert len(run_dirs(cwd / 'study' / 'mixedae' / 'cls_linear')) == runs + 1
 
 
+def test_status_of_a_local_study(study, monkeypatch):
+    from mixedae.pipeline.status import print_status
+    cwd, _ = study
+    monkeypatch.chdir(cwd)
+    stages = plan_stages(load_spec(cwd / 'pipeline.py', cwd / 'study'), PUBLISHED)
+    out = io.StringIO()
+    rows = print_status(stages, out)
+    assert [(r.stage.name, r.state, r.job) for r in rows] == [
+        (s.name, 'done', '-') for s in stages]
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ['stage', 'job', 'state', 'elapsed', 'log']
+    assert lines[2].split()[:3] == ['mixedae/pretrain', '-', 'done']
+    assert lines[2].split()[-1] == str(cwd / 'study' / 'mixedae' / 'pretrain' / 'stage.log')
+
+
 def test_interrupted_study_continues(study):
     """SIGTERM (as Ctrl-C) during pre-training stops it; the re-run resumes it from its
     last checkpoint instead of starting over, then runs what is left."""
@@ -339,8 +354,8 @@ def test_rerun_refuses_a_stage_another_process_runs(study):
     try:
         assert holder.stdout.readline() == 'held\n'
         result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config),
-                                 '--work-root', 'busy', '--only', 'mae/pretrain'], cwd=cwd,
-                                capture_output=True, text=True, timeout=300)
+                                 '--work-root', 'busy', '--only', 'prepare', 'mae/pretrain'],
+                                cwd=cwd, capture_output=True, text=True, timeout=300)
     finally:
         holder.kill()
         holder.wait()

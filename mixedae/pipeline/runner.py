@@ -46,8 +46,9 @@ def execute(stage: Stage, ctx: Context, progress: Progress, signature: dict,
     holds the stage's lock (``ctx.lock``)."""
     resume = resume_from is not None
     job = {'job_id': os.environ['SLURM_JOB_ID']} if 'SLURM_JOB_ID' in os.environ else {}
+    started = {'started': time.time(), **job}
     write_state(stage.dir, {'stage': stage.name, 'status': 'running', 'signature': signature,
-                            'started': time.time(), **job})
+                            **started})
     start = time.perf_counter()
     with open(stage.log, 'a' if resume else 'w') as log:
         if resume:
@@ -65,7 +66,7 @@ def execute(stage: Stage, ctx: Context, progress: Progress, signature: dict,
             message = None
     seconds = time.perf_counter() - start
     state = {'stage': stage.name, 'signature': signature, 'seconds': round(seconds, 1),
-             'finished': time.strftime('%Y-%m-%d %H:%M:%S'), **job}
+             'finished': time.strftime('%Y-%m-%d %H:%M:%S'), **started}
     if message is not None:
         write_state(stage.dir, {**state, 'status': 'failed', 'error': message})
         return Outcome(stage, 'failed', seconds, message)

@@ -12,12 +12,14 @@ the last checkpoint. ``<stage dir>/slurm/`` holds submitit's files, the job's lo
 ``job.json``, the job id by which a re-run attaches to a job still queued or running
 instead of submitting it again.
 """
+import io
 import json
 import os
 import shlex
 import subprocess
 import sys
 import time
+from contextlib import redirect_stderr
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence, TextIO
@@ -53,7 +55,7 @@ class JobInfo:
     state: str          # PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, ...
     reason: str = ''
     restarts: int = 0
-    elapsed: str = ''
+    seconds: int = 0    # run time (of this start)
 
     @property
     def active(self) -> bool:
@@ -88,8 +90,17 @@ def query(job_ids: Sequence[str]) -> dict[str, JobInfo]:
     infos = {}
     for line in result.stdout.splitlines():
         job, state, reason, restarts, elapsed = (f.strip() for f in line.split('|')[:5])
-        infos[job] = JobInfo(job, state, reason, int(restarts or 0), elapsed)
+        infos[job] = JobInfo(job, state, reason, int(restarts or 0), seconds(elapsed))
     return infos
+
+
+def seconds(elapsed: str) -> int:
+    """Seconds of squeue's ``[days-][hours:]minutes:seconds``."""
+    days, _, clock = elapsed.rpartition('-')
+    total = 0
+    for part in clock.split(':'):
+        total = total * 60 + int(part or 0)
+    return total + int(days or 0) * 86400
 
 
 def cancel(job_ids: Sequence[str]) -> None:
@@ -199,7 +210,8 @@ def submit_one(stage: Stage, ctx: Context, slurm: SlurmSpec, res: dict, name: st
         executor = submitit.SlurmExecutor(folder, max_num_timeout=slurm.max_requeues,
                                           python=f'exec {shlex.quote(ctx.python)}')
         executor.update_parameters(**sbatch_parameters(res, name, dependency))
-        job = executor.submit(StageJob(stage, replace(ctx, outputs={}), needs, force))
+        with redirect_stderr(io.StringIO()):   # submitit prints sbatch's error, we raise it
+            job = executor.submit(StageJob(stage, replace(ctx, outputs={}), needs, force))
     except (FailedJobError, RuntimeError, ValueError) as e:
         raise SlurmError(f'{stage.name}: SLURM refused the job: {e}') from None
     record = {'job_id': job.job_id, 'submitted': time.strftime('%Y-%m-%d %H:%M:%S'),
@@ -266,9 +278,10 @@ def submit(stages: Sequence[Stage], ctx: Context, slurm: SlurmSpec, study: str,
                 stage, job_ctx, slurm, res, f'{study}/{stage.name}',
                 f'{kind}:{":".join(waits)}' if waits else None,
                 [s for s in stages if s.name in stage.needs], forced)
-        except SlurmError:
+        except SlurmError as e:
             cancel([jobs[n] for n in fresh])
-            raise
+            raise SlurmError(f'{e}\n(the {len(fresh)} job(s) submitted before it were held '
+                             'and are now cancelled: none ran)') from None
         fresh.add(stage.name)
         print(f'{stage.name}: submitted job {jobs[stage.name]}'
               + (f' ({kind} {", ".join(waits)})' if waits else ''), file=out)

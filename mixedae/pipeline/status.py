@@ -53,7 +53,8 @@ def status_of(stage: Stage, record: Optional[dict], info: Optional[JobInfo]) -> 
     status = state.get('status')
     seconds = format_seconds(state['seconds']) if 'seconds' in state else ''
     if info is not None and info.state in RUNNING | WAITING:
-        return StageStatus(stage, info.describe(), job, info.elapsed, job_log=job_log)
+        elapsed = format_seconds(info.seconds) if info.state in RUNNING else ''
+        return StageStatus(stage, info.describe(), job, elapsed, job_log=job_log)
     if status in ('done', 'failed'):
         return StageStatus(stage, status, job, seconds, state.get('error', ''), job_log)
     if status == 'running':
@@ -63,7 +64,7 @@ def status_of(stage: Stage, record: Optional[dict], info: Optional[JobInfo]) -> 
                                format_seconds(time.time() - state.get('started', time.time())))
         if state['job_id'] == job:
             ended = info.state if info else 'gone from the queue'
-            return StageStatus(stage, 'failed', job, info.elapsed if info else '',
+            return StageStatus(stage, 'failed', job, '',
                                f'job {job} ended ({ended}) while the stage ran', job_log)
     if info is not None:   # the job ended before running the stage
         return StageStatus(stage, info.describe(), job, job_log=job_log)
