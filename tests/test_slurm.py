@@ -254,7 +254,8 @@ def test_bad_executor_keys_are_named(tmp_path):
         ROOT / 'configs' / 'demo' / 'mae_vit-tiny-p8_1xb32-300i_tiny.py'))))
     cases = [
         (dict(type='slurm', partion='gpu'), r"executor: unknown key\(s\) \['partion'\]"),
-        (dict(type='slurm', nodes=0), r'executor.nodes: 0 is not a valid value'),
+        (dict(type='slurm', nodes=0), r'executor.nodes: 0 is not valid: expected a number >= 1'),
+        (dict(type='slurm', sbatch='--hold'), r"executor.sbatch: '--hold' is not valid"),
         (dict(type='slurm', stages={'*/pretrian': dict(nodes=2)}),
          r'executor.stages.\*/pretrian: matches no stage'),
         (dict(type='slurm', stages={'m/pretrain': dict(gpus=2)}),
@@ -343,3 +344,9 @@ def test_total_batch_is_kept_or_refused(tmp_path):
     with pytest.raises(ValueError, match=r'total batch 4096 \(8 x 512\) is not a multiple '
                        'of 48 processes'):
         total_batch_options(config, {}, 48)
+
+
+def test_demo_slurm_config(monkeypatch):
+    monkeypatch.chdir(ROOT)   # the config's paths are relative to the repository
+    spec = load_spec(ROOT / 'configs' / 'pipelines' / 'demo_slurm.py')
+    assert spec.slurm.resources['cpus_per_task'] == 1 and len(spec.methods) == 3

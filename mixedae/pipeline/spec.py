@@ -201,24 +201,32 @@ def _env(path: Path, env) -> dict:
     return env
 
 
+def _resource_error(name: str, value) -> Optional[str]:
+    """What is wrong with a value of a slurm resource, or None."""
+    kind = SLURM_RESOURCES[name]
+    if kind is str:
+        return None if isinstance(value, str) else 'expected a string'
+    if kind is dict:
+        ok = isinstance(value, dict) and all(isinstance(k, str) for k in value)
+        return None if ok else 'expected a dict of sbatch options'
+    if kind is list:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else 'expected a list of shell lines'
+    minimum = 0 if name == 'gpus_per_node' else 1
+    ok = isinstance(value, kind) and not isinstance(value, bool) and value >= minimum
+    return None if ok else f'expected a number >= {minimum}'
+
+
 def _resources(path: Path, key: str, given) -> dict:
     if not isinstance(given, dict):
         raise _fail(path, key, f'expected a dict, got {given!r}')
     _check_keys(path, key, given, set(SLURM_RESOURCES), set())
-    for name, value in given.items():
-        kind = SLURM_RESOURCES.get(name)
-        if kind is None:
-            continue   # a `_` helper variable
-        minimum = 0 if name == 'gpus_per_node' else 1
-        bad = (not isinstance(value, kind) or isinstance(value, bool)
-               or (kind in (int, (int, float)) and value < minimum)
-               or (kind is dict and not all(isinstance(k, str) for k in value))
-               or (kind is list and not all(isinstance(v, str) for v in value)))
-        if bad:
-            raise _fail(path, f'{key}.{name}', f'{value!r} is not a valid value '
-                        f'(expected {getattr(kind, "__name__", "a number")}'
-                        f'{f" >= {minimum}" if kind in (int, (int, float)) else ""})')
-    return {k: v for k, v in given.items() if k in SLURM_RESOURCES}
+    resources = {k: v for k, v in given.items() if not k.startswith('_')}
+    for name, value in resources.items():
+        error = _resource_error(name, value)
+        if error:
+            raise _fail(path, f'{key}.{name}', f'{value!r} is not valid: {error}')
+    return resources
 
 
 def _slurm(path: Path, executor, stage_names: list[str]) -> Optional[SlurmSpec]:
