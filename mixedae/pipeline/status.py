@@ -58,14 +58,13 @@ def status_of(stage: Stage, record: Optional[dict], info: Optional[JobInfo]) -> 
     if status in ('done', 'failed'):
         return StageStatus(stage, status, job, seconds, state.get('error', ''), job_log)
     if status == 'running':
-        if 'job_id' not in state:   # run by the local executor
-            running = alive(stage.dir)
-            return StageStatus(stage, 'running' if running else 'interrupted', job,
-                               format_seconds(time.time() - state.get('started', time.time())))
-        if state['job_id'] == job:
+        if record and state.get('job_id') == job:   # its job ended while it ran
             ended = info.state if info else 'gone from the queue'
             return StageStatus(stage, 'failed', job, '',
                                f'job {job} ended ({ended}) while the stage ran', job_log)
+        running = alive(stage.dir)   # run by the local executor
+        return StageStatus(stage, 'running' if running else 'interrupted', job,
+                           format_seconds(time.time() - state.get('started', time.time())))
     if info is not None:   # the job ended before running the stage
         return StageStatus(stage, info.describe(), job, job_log=job_log)
     return StageStatus(stage, 'not run', job, job_log=job_log)
@@ -75,8 +74,7 @@ def study_status(stages: Sequence[Stage]) -> list[StageStatus]:
     records = {s.name: read_record(s) for s in stages}
     ids = [r['job_id'] for r in records.values() if r]
     infos = query(ids) if ids else {}
-    return [status_of(s, records[s.name],
-                         infos.get(records[s.name]['job_id']) if records[s.name] else None)
+    return [status_of(s, records[s.name], infos.get((records[s.name] or {}).get('job_id')))
             for s in stages]
 
 
