@@ -1,4 +1,6 @@
-"""Shared fixtures: tiny generated data and tiny configs (CPU, seconds)."""
+"""Shared fixtures: tiny generated data and tiny configs (CPU, seconds), one tiny study."""
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -80,3 +82,54 @@ def save_pretraining_checkpoint(path: Path, img_size: int = 32, patch_size: int 
     state_dict = model.state_dict()
     torch.save({'state_dict': state_dict, 'meta': {'iter': 300}}, path)
     return state_dict
+
+
+TOOLS = ROOT / 'tools'
+PUBLISHED = ROOT / 'benchmarks' / 'published_results.json'
+# two iterations everywhere (validated and logged); schedules ending later are simply
+# not reached
+TWO_ITERS = {'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
+             'default_hooks.logger.interval': 1}
+FAST = {
+    'pretrain': {'train_cfg.max_iters': 2, 'train_dataloader.batch_size': 8,
+                 'default_hooks.logger.interval': 1},
+    'cls_finetune': TWO_ITERS,
+    'cls_linear': TWO_ITERS,
+    'det_coco': TWO_ITERS,
+    'seg_ade20k': TWO_ITERS,
+}
+
+
+def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
+                   pretrain: dict = {}) -> Path:
+    """The demo pipeline config with absolute config paths, FAST schedules (pre-training
+    updated with ``pretrain``), the given methods, and the given tasks (each entry updated
+    with its dict)."""
+    demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
+    task_cfgs = {name: {**demo.tasks[name], 'config': str(ROOT / demo.tasks[name].config),
+                        **extra} for name, extra in tasks.items()}
+    options = {stage: {**demo.cfg_options.get(stage, {}), **FAST[stage]}
+               for stage in ('pretrain', *tasks)}
+    options['pretrain'].update(pretrain)
+    cfg = Config(dict(work_root='study', prepare=demo.prepare, methods=methods,
+                      tasks=task_cfgs, cfg_options=options, env=demo.env))
+    cfg.dump(str(path))
+    return path
+
+
+def demo_method(name: str, **entry) -> dict:
+    demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
+    return {name: dict(config=str(ROOT / demo.methods[name].config), **entry)}
+
+
+@pytest.fixture(scope='session')
+def study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One run of tools/run_pipeline.py: MixedAE, all four transfer tasks (seg also tested
+    with tools/test.py), data made by the prepare stage in the working folder (shared by
+    the pipeline tests and the SLURM tests, which run the same study as jobs)."""
+    cwd = tmp_path_factory.mktemp('pipeline')
+    config = write_pipeline(cwd / 'pipeline.py', demo_method('mixedae'), dict(
+        cls_finetune={}, cls_linear={}, det_coco={}, seg_ade20k=dict(test=True)))
+    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config)],
+                            cwd=cwd, capture_output=True, text=True, timeout=600)
+    return cwd, result
