@@ -249,6 +249,16 @@ def test_requeued_training_resumes_exactly(requeued):
     assert restarts.strip() == '2'
 
 
+def test_importing_the_executor_keeps_open_log_files_open(tmp_path):
+    """submitit configures logging on import, closing every handler of the process (a
+    Runner's log file, say): the executor imports it without that."""
+    code = (f'import logging; handler = logging.FileHandler({str(tmp_path / "x.log")!r}); '
+            'logging.getLogger("runner").addHandler(handler); '
+            'import mixedae.pipeline.slurm; assert handler.stream is not None, "closed"')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_bad_executor_keys_are_named(tmp_path):
     good = dict(work_root='w', methods=dict(m=dict(config=str(
         ROOT / 'configs' / 'demo' / 'mae_vit-tiny-p8_1xb32-300i_tiny.py'))))

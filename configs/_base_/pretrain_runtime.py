@@ -19,5 +19,7 @@ checked_pretrain_pipeline = [
     dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.2, 1.0),
          backend='pillow', interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackInputs')
+    # no per-image meta (file name, index): with `compile=True` the compiled train_step
+    # would be specialised to each batch's values and recompiled every iteration
+    dict(type='PackInputs', meta_keys=())
 ]

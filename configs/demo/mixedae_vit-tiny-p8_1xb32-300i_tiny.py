@@ -22,7 +22,9 @@ train_pipeline = [
     dict(type='RandomResizedCrop', scale=img_size, crop_ratio_range=(0.5, 1.0),
          backend='pillow', interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackInputs')
+    # no per-image meta (file name, index): with `compile=True` the compiled train_step
+    # would be specialised to each batch's values and recompiled every iteration
+    dict(type='PackInputs', meta_keys=())
 ]
 train_dataloader = dict(
     batch_size=32, num_workers=2, persistent_workers=True, drop_last=True,

@@ -14,6 +14,7 @@ instead of submitting it again.
 """
 import io
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -24,14 +25,39 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence, TextIO
 
-import submitit
-from submitit.core.utils import FailedJobError
-
 from .progress import Progress
 from .runner import load_finished, matches, report, run_one
 from .spec import SlurmSpec
 from .stages import Context, Stage
 from .state import is_up_to_date, read_state
+
+
+def _import_submitit():
+    """submitit configures logging when imported (``logging.config.dictConfig``), which
+    closes every open log handler of the process, an mmengine Runner's log file among them:
+    import it without that, and give its logger a handler of its own."""
+    previous = os.environ.get('SUBMITIT_LOG_LEVEL')
+    os.environ['SUBMITIT_LOG_LEVEL'] = 'NOCONFIG'
+    try:
+        import submitit
+    finally:
+        if previous is None:
+            os.environ.pop('SUBMITIT_LOG_LEVEL')
+        else:
+            os.environ['SUBMITIT_LOG_LEVEL'] = previous
+    level = (previous or 'INFO').upper()
+    if level != 'NOCONFIG':
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter('%(name)s %(levelname)s (%(asctime)s) - '
+                                               '%(message)s'))
+        logger = logging.getLogger('submitit')
+        logger.addHandler(handler)
+        logger.setLevel(int(level) if level.isdigit() else level)
+    return submitit
+
+
+submitit = _import_submitit()
+FailedJobError = submitit.core.utils.FailedJobError
 
 SIGNAL_DELAY_S = 120      # SIGUSR2 this long before the time limit: stop and requeue
 NEVER = 'DependencyNeverSatisfied'
