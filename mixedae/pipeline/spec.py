@@ -12,6 +12,7 @@ Keys (paths are relative to the current directory, like mmengine's tools)::
     cfg_options = dict(pretrain={'train_cfg.max_iters': 100},     # per stage: a task
                        det_coco={...}, **{'mixedae/pretrain': {...}})  # or <method>/<task>
     tabulate = dict(baseline='mae')
+    cost = dict(repeats=20, steps=5, warmup=2)   # optional: the cost stage's measurement
     launcher = dict(nproc_per_node=8)       # optional: torchrun for train/test stages
     env = dict(OMP_NUM_THREADS='1')         # optional: environment of the subprocesses
 
@@ -31,9 +32,10 @@ from .cli_options import to_cli_options
 TRANSFER_TASKS = tuple(t for t in TASKS if t != 'pretrain')
 CONVERT_TARGETS = ('mmpretrain', 'mmdet', 'mmseg', 'timm')
 METHOD_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
-RESERVED = {'prepare', 'tables'}   # folders of the study root that are not methods
+RESERVED = {'prepare', 'tables', 'cost', 'report'}   # study-root folders that are not methods
 TOP_KEYS = {'work_root', 'prepare', 'methods', 'tasks', 'cfg_options', 'tabulate',
-            'launcher', 'env'}
+            'launcher', 'env', 'cost'}
+COST_KEYS = {'repeats', 'steps', 'warmup', 'batch'}
 METHOD_KEYS = {'config', 'cfg_options'}
 TASK_KEYS = {'config', 'convert_to', 'checkpoint_key', 'test', 'cfg_options'}
 
@@ -73,6 +75,7 @@ class PipelineSpec:
     baseline: str = 'mae'
     nproc_per_node: Optional[int] = None
     env: dict = field(default_factory=dict)
+    cost: dict = field(default_factory=dict)   # measure_costs() settings of the cost stage
 
     def stage_options(self, method: str, task: str) -> dict:
         """Per-stage overrides: ``cfg_options[task]`` then ``cfg_options['method/task']``."""
@@ -182,6 +185,17 @@ def _env(path: Path, env) -> dict:
     return env
 
 
+def _cost(path: Path, cost) -> dict:
+    if not isinstance(cost, dict):
+        raise _fail(path, 'cost', f'expected a dict, got {cost!r}')
+    _check_keys(path, 'cost', cost, COST_KEYS, set())
+    for key, value in cost.items():
+        minimum = 0 if key == 'warmup' else 1
+        if value is not None and (not isinstance(value, int) or value < minimum):
+            raise _fail(path, f'cost.{key}', f'expected an integer >= {minimum}, got {value!r}')
+    return dict(cost)
+
+
 def _tiny_datasets(path: Path, prepare) -> Optional[dict]:
     if not prepare:
         return None
@@ -213,4 +227,5 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
         cfg_options=_cfg_options(path, cfg.get('cfg_options', {}), methods, tasks),
         baseline=tabulate.get('baseline', 'mae'),
         nproc_per_node=_nproc(path, cfg.get('launcher')),
-        env=_env(path, cfg.get('env', {})))
+        env=_env(path, cfg.get('env', {})),
+        cost=_cost(path, cfg.get('cost', {})))

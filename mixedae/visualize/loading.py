@@ -22,16 +22,19 @@ def checkpoint_config(checkpoint: dict, path: str) -> Config:
     return Config.fromstring(text, '.py')
 
 
-def load_mixing_model(path: str, config: Optional[str] = None) -> nn.Module:
-    """Build the pre-training model of ``config`` (default: the checkpoint's own) and
-    load the checkpoint's weights into it, strictly.
+def load_mixing_model(path: str, config: Optional[str | Config] = None) -> nn.Module:
+    """Build the pre-training model of ``config`` (a file or a loaded ``Config``; default:
+    the checkpoint's own) and load the checkpoint's weights into it, strictly.
 
     Raises:
         ValueError: the model does not mix images (e.g. mmpretrain's MAE), or the
             checkpoint does not fit the config; the message names the file.
     """
     checkpoint = load_checkpoint_file(path, map_location='cpu')
-    cfg = Config.fromfile(config) if config else checkpoint_config(checkpoint, path)
+    if isinstance(config, Config):
+        cfg = config
+    else:
+        cfg = Config.fromfile(config) if config else checkpoint_config(checkpoint, path)
     model_cfg = cfg.model.copy()
     if cfg.get('data_preprocessor') and 'data_preprocessor' not in model_cfg:
         model_cfg['data_preprocessor'] = cfg.data_preprocessor
