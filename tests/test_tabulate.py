@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mixedae.tabulate import TabulateError, collect, load_published, tabulate, to_text
+from mixedae.tabulate import (Row, TabulateError, collect, load_published,
+                               matching_references, references_markdown, tabulate, to_text)
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = REPO / 'benchmarks' / 'published_results.json'
@@ -96,30 +97,10 @@ def test_provenance_labels_schedules(study):
     rows = by_method(collect(study))
     assert rows['mae'].provenance == 'measured (pt 30 iters, ft 1 epoch, det 2 iters, seg 2 iters)'
     assert rows['naive_mix'].provenance == 'measured (pt 10 iters)'
-    published = by_method(load_published(PUBLISHED))
-    assert published['MAE'].provenance == 'published'
-    assert published['MixedAE'].provenance == 'derived'
-    assert published['iBOT'].provenance == 'published'
-
-
-def test_published_and_derived_rows():
-    rows = by_method(load_published(PUBLISHED))
-    assert rows['MAE'].values == {'ft_top1': 83.6, 'ade_miou': 48.1, 'coco_box': 50.3,
-                                  'coco_mask': 44.9, 'cost': 1.0}
-    assert rows['MixedAE'].values == {'ft_top1': 83.9, 'ade_miou': 49.8, 'coco_box': 51.2,
-                                      'cost': 1.03}
-    assert rows['MixedAE'].delta('ade_miou') == pytest.approx(1.7)
-    assert rows['iBOT'].delta('ft_top1') == pytest.approx(0.4)
-    assert rows['iBOT'].delta('coco_box') is None  # Cascade vs Mask R-CNN
-    assert all(r.source for r in rows.values())
 
 
 def test_text_table_cells(study):
-    rows = load_published(PUBLISHED) + collect(study)
-    lines = {line.split()[0]: line for line in to_text(rows).splitlines() if line}
-    assert '83.9 (+0.3)' in lines['MixedAE'] and '49.8 (+1.7)' in lines['MixedAE']
-    assert re.split(r'\s{2,}', lines['MixedAE'])[1] == 'derived'
-    assert re.split(r'\s{2,}', lines['MAE'])[1] == 'published'
+    lines = {line.split()[0]: line for line in to_text(collect(study)).splitlines() if line}
     assert '62.00 (+0.50)' in lines['mixedae'] and '31.00 (+0.90)' in lines['mixedae']
     assert '1.03x' in lines['mixedae'] and '0.309' in lines['mixedae']
     assert '61.50' in lines['mae'] and '(+' not in lines['mae']
@@ -136,9 +117,8 @@ def test_outputs_written(study, tmp_path):
     records = {r['method']: r for r in csv.DictReader((tmp_path / 'out/results.csv').open())}
     assert records['mixedae']['ade_miou'] == '' and records['mixedae']['ade_miou_delta'] == ''
     assert float(records['mixedae']['ft_top1_delta']) == pytest.approx(0.5)
-    assert records['MixedAE']['provenance'] == 'derived'
-    assert records['MixedAE']['coco_mask'] == ''
     assert records['naive_mix']['ft_top1'] == ''
+    assert set(records) == {'mae', 'mixedae', 'naive_mix'}   # no run_info: no reference
     md = (tmp_path / 'out/results.md').read_text()
     assert '| mixedae | measured (' in md and '1.03×' in md
     tex = (tmp_path / 'out/results.tex').read_text()
@@ -150,6 +130,160 @@ def test_several_roots_are_labelled(study, tmp_path):
     write_run(other / 'mae' / 'pretrain', '20240101_000000', train=[train_line(10, 1.0)])
     text, _ = tabulate([study, other], PUBLISHED, tmp_path / 'out')
     assert 'study/mixedae' in text and 'other/mae' in text
+
+
+VIT_B = 'vit-base-p16'
+STUDY_PROTOCOLS = {'cls_finetune': 'mmpretrain-mae-finetune',
+                   'cls_linear': 'mmpretrain-mae-linear',
+                   'det_coco': 'vitdet-mask-rcnn', 'seg_ade20k': 'mmseg-mae-upernet'}
+
+
+def write_info(run: Path, **info) -> None:
+    """run_info.json as mixedae.engine.RunInfoHook writes it."""
+    (run / 'run_info.json').write_text(json.dumps(info))
+
+
+def protocol_study(root: Path, epochs: int, reached: int = 0) -> Path:
+    """mae and mixedae: ViT-B/16 pre-trained on an `epochs`-epoch schedule (logged up to
+    epoch `reached`, default all), then the four transfer tasks of the full-study pipeline,
+    each run recording its protocol."""
+    stamp = '20240101_000000'
+    for method, top1 in (('mae', 83.0), ('mixedae', 83.4)):
+        pretrain = root / method / 'pretrain'
+        write_run(pretrain, stamp, train=[train_line(10, 0.3, epoch=reached or epochs)])
+        write_info(pretrain / stamp, protocol=None, arch=VIT_B,
+                   schedule={'max_epochs': epochs}, batch={})
+        metrics = {'cls_finetune': {'accuracy/top1': top1},
+                   'cls_linear': {'accuracy/top1': top1 - 17},
+                   'det_coco': {'coco/bbox_mAP': 0.51, 'coco/segm_mAP': 0.45},
+                   'seg_ade20k': {'mIoU': 48.0}}
+        for task, protocol in STUDY_PROTOCOLS.items():
+            write_run(root / method / task, stamp, train=[train_line(2, 0.5)],
+                      val=[{**metrics[task], 'step': 2}])
+            write_info(root / method / task / stamp, protocol=protocol, arch=VIT_B,
+                       schedule={'max_iters': 2}, batch={})
+    return root
+
+
+def reference_cells(refs: list) -> set:
+    return {(r.provenance, *sorted(r.values.items())) for r in refs}
+
+
+def test_collect_reads_protocols_backbone_and_length(tmp_path):
+    rows = by_method(collect(protocol_study(tmp_path / 'pt', 1600)))
+    assert rows['mixedae'].protocols == STUDY_PROTOCOLS
+    assert (rows['mixedae'].arch, rows['mixedae'].pretrain_epochs) == (VIT_B, 1600)
+    unfinished = by_method(collect(protocol_study(tmp_path / 'half', 1600, reached=800)))
+    assert unfinished['mae'].pretrain_epochs is None        # stopped at 800 of 1600
+
+
+def test_measured_rows_get_same_protocol_references_only(tmp_path):
+    """The fixture tree of a 1600-epoch ViT-B study: beside it exactly the 1600-epoch
+    ViT-B references of the four protocols its tasks ran; never the MAE paper's numbers
+    (other protocols), the 800-epoch or ViT-L ones, or a derived MixedAE target."""
+    root = protocol_study(tmp_path / 'study', 1600)
+    published = load_published(PUBLISHED)
+    measured = collect(root)
+    refs = matching_references(measured, published)
+    assert reference_cells(refs) == {
+        ('published (mmpretrain-mae-finetune)', ('ft_top1', 83.5)),
+        ('published (mmpretrain-mae-linear)', ('lin_top1', 67.1)),
+        ('published (mmseg-mae-upernet)', ('ade_miou', 48.13)),
+        ('published (vitdet-mask-rcnn)', ('coco_box', 51.6), ('coco_mask', 45.9)),
+        ('published (vitdet-mask-rcnn)', ('coco_box', 51.6), ('coco_mask', 45.7))}
+    for ref in refs:   # each one measured what some measured task measured
+        (task, protocol), = ref.protocols.items()
+        assert all(row.protocols[task] == protocol and row.arch == ref.arch
+                   and row.pretrain_epochs == ref.pretrain_epochs for row in measured)
+        assert ref.delta('ft_top1') is None and ref.source
+    text, _ = tabulate([root], PUBLISHED, tmp_path / 'out')
+    assert 'derived' not in text and '83.6' not in text and '50.3' not in text
+    line = next(l for l in text.splitlines() if '45.90' in l or '45.9 ' in l)
+    assert 'published (vitdet-mask-rcnn)' in line and 'mae det_coco, mixedae det_coco' in line
+    assert (f'study: pre-trained {VIT_B}, 1600 epochs; protocols ft=mmpretrain-mae-finetune, '
+            'lin=mmpretrain-mae-linear, det=vitdet-mask-rcnn, seg=mmseg-mae-upernet; '
+            '5 published reference(s) of the same protocol and pre-training length') in text
+    assert 'protocol vitdet-mask-rcnn: ViTDet Mask R-CNN' in text
+    md = (tmp_path / 'out/results.md').read_text()
+    assert '| MAE | published (mmseg-mae-upernet) |' in md and '48.13' in md
+
+
+def test_references_follow_the_pretraining_length(tmp_path):
+    """Two studies in one table: the 800-epoch one gets mmpretrain's 800-epoch rows and no
+    detection or segmentation reference (none was published at 800 epochs); a study whose
+    pre-training did not finish gets none."""
+    roots = [protocol_study(tmp_path / 'pt800', 800),
+             protocol_study(tmp_path / 'pt1600', 1600),
+             protocol_study(tmp_path / 'unfinished', 1600, reached=400)]
+    published = load_published(PUBLISHED)
+    assert reference_cells(matching_references(collect(roots[0]), published)) == {
+        ('published (mmpretrain-mae-finetune)', ('ft_top1', 83.3)),
+        ('published (mmpretrain-mae-linear)', ('lin_top1', 65.1))}
+    assert matching_references(collect(roots[2]), published) == []
+    rows = []
+    for root in roots:   # as tabulate() assembles them (without writing the plots)
+        measured = collect(root, 'mae', root.name)
+        rows += measured + matching_references(measured, published)
+    text = to_text(rows)
+    blocks = text.split('-' * 20)
+    assert '83.3' in text and '65.1' in text and '83.5' in text
+    pt800 = next(b for b in blocks if 'pt800/mae' in b)
+    assert '83.5' not in pt800 and '51.6' not in pt800
+    assert ('unfinished: pre-trained vit-base-p16, no finished epoch schedule recorded; '
+            'protocols ') in text
+    assert 'no published reference of the same protocol and pre-training length' in text
+
+
+def test_derived_rows_stay_in_their_protocol():
+    """MixedAE's published +0.9 AP box is added to MAE's 50.3 of the MAE paper's detection
+    recipe only: a row of that recipe gets both, a ViTDet row neither."""
+    published = load_published(PUBLISHED)
+    derived = [r for r in published.references if r.provenance == 'derived']
+    assert {(next(iter(r.protocols.values())), *r.values.items()) for r in derived} == {
+        ('mae-paper-finetune', ('ft_top1', 83.9)),
+        ('mae-paper-ade20k-upernet', ('ade_miou', 49.8)),
+        ('mae-paper-coco-mask-rcnn', ('coco_box', 51.2))}
+    row = Row('mixedae', 'measured', {'coco_box': 51.0}, study='s', arch=VIT_B,
+              pretrain_epochs=1600, protocols={'det_coco': 'mae-paper-coco-mask-rcnn'})
+    refs = by_method(matching_references([row], published))
+    assert refs['MAE'].values == {'coco_box': 50.3}
+    assert refs['MixedAE'].provenance == 'derived (mae-paper-coco-mask-rcnn)'
+    assert refs['MixedAE'].delta('coco_box') == pytest.approx(0.9)
+    row.protocols = {'det_coco': 'vitdet-mask-rcnn'}
+    assert {r.method for r in matching_references([row], published)} == {'MAE'}
+    assert all(r.source for r in published.references)
+
+
+@pytest.mark.parametrize('entry, message', [
+    (dict(method='MixedAE', protocol='vitdet-mask-rcnn', arch=VIT_B, pretrain_epochs=1600,
+          relative_to='MAE', deltas={'coco_box': 0.9}, source='x'),
+     'never carried across protocols'),
+    (dict(method='MAE', protocol='vitdet-mask-rcnn', arch=VIT_B, pretrain_epochs=1600,
+          values={'ft_top1': 80.0}, source='x'),
+     "metric 'ft_top1' is not a det_coco metric"),
+    (dict(method='MAE', protocol='vitdet-mask-rcnn', arch=VIT_B, pretrain_epochs=1600,
+          values={'coco_box': 50.0}),
+     "missing 'source'"),
+    (dict(method='MAE', protocol='nope', arch=VIT_B, pretrain_epochs=1600,
+          values={'coco_box': 50.0}, source='x'),
+     "protocol 'nope' is not in"),
+])
+def test_bad_references_are_named(tmp_path, entry, message):
+    data = json.loads(PUBLISHED.read_text())
+    data['references'] = [dict(method='MAE', protocol='mae-paper-coco-mask-rcnn', arch=VIT_B,
+                               pretrain_epochs=1600, values={'coco_box': 50.3},
+                               source='x'), entry]
+    path = tmp_path / 'published.json'
+    path.write_text(json.dumps(data))
+    with pytest.raises(TabulateError, match=re.escape(f'{path}: references[1]')) as info:
+        load_published(path)
+    assert message in str(info.value)
+
+
+def test_readme_reference_table_is_the_published_file():
+    """README's table of published references is rendered from the JSON file."""
+    table = references_markdown(load_published(PUBLISHED))
+    assert table in (REPO / 'README.md').read_text()
 
 
 def test_corrupt_line_names_file_and_line(study):

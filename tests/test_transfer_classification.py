@@ -61,8 +61,14 @@ def test_classification_config_builds_model_and_pipeline(path, imagenet_root):
                                            checkpoint=cfg.model.backbone.init_cfg.checkpoint)
     for key in ('neck', 'head', 'train_cfg'):
         assert unscoped(cfg.model.get(key)) == unscoped(upstream.model.get(key)), key
-    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'auto_scale_lr'):
+    # mmpretrain's schedule, but AMP as MAE fine-tunes, and linear probing's own batch
+    # (mmpretrain's linear config inherits base_batch_size 1024)
+    assert unscoped({**cfg.optim_wrapper, 'type': 'AmpOptimWrapper'}) == unscoped(
+        {**upstream.optim_wrapper, 'type': 'AmpOptimWrapper'})
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    for key in ('param_scheduler', 'train_cfg'):
         assert unscoped(cfg.get(key)) == unscoped(upstream.get(key)), key
+    assert cfg.auto_scale_lr.base_batch_size == 8 * cfg.train_dataloader.batch_size
     if 'linear' in path.name:
         assert model.backbone.frozen_stages == model.backbone.num_layers
         assert not any(p.requires_grad for p in model.backbone.parameters())
@@ -70,13 +76,16 @@ def test_classification_config_builds_model_and_pipeline(path, imagenet_root):
         assert cfg.model.train_cfg.augments[0].type == 'Mixup'
         assert model.backbone.pos_embed.requires_grad       # learnt in fine-tuning
     assert {h.type for h in cfg.custom_hooks} == {'DatasetCheckHook', 'PerIterationSeedHook',
-                                                  'NonFiniteLossHook'}
-    # upstream pipelines with the checked loader
+                                                  'NonFiniteLossHook', 'RunInfoHook'}
+    # upstream pipelines with the checked loader (linear probing: resizing bicubic, as
+    # MAE's main_linprobe.py)
+    bicubic = {'RandomResizedCrop', 'ResizeEdge'} if 'linear' in path.name else set()
     for split in ('train', 'val', 'test'):
         ours = cfg[f'{split}_dataloader'].dataset.pipeline
         theirs = upstream[f'{split}_dataloader'].dataset.pipeline
         assert ours[0].type == 'CheckedLoadImageFromFile'
-        assert unscoped(ours[1:]) == unscoped(theirs[1:])
+        assert unscoped(ours[1:]) == unscoped(
+            [dict(s, interpolation='bicubic') if s.type in bicubic else s for s in theirs[1:]])
 
     cfg.train_dataloader.dataset.data_root = str(imagenet_root)
     with DefaultScope.overwrite_default_scope('mmpretrain'):

@@ -126,7 +126,14 @@ def test_layer_decay_scales_lr_by_backbone_depth(config, num_layers, rate, base_
         assert groups[f'backbone.layers.{i}.ln1.weight'] == (scale(i + 1), 0.0)
     assert groups['neck.lateral_convs.0.conv.weight'] == (scale(top), wd)
     assert groups['roi_head.bbox_head.fc_cls.weight'] == (scale(top), wd)
-    assert groups['roi_head.bbox_head.fc_cls.bias'] == (scale(top), 0.0)
+    # weight decay as detectron2's ViTDet: none on the position embedding and the
+    # backbone's LayerNorms only; biases and the neck's / heads' channel LayerNorms decay
+    assert groups['roi_head.bbox_head.fc_cls.bias'] == (scale(top), wd)
+    assert groups['backbone.layers.0.attn.qkv.bias'] == (scale(1), wd)
+    assert any('ln' in n and n.startswith('neck.') and d == wd for n, (_, d) in groups.items())
+    assert {n for n, (_, d) in groups.items() if d == 0} == {'backbone.pos_embed', *(
+        f'backbone.layers.{i}.{ln}.{p}' for i in range(num_layers) for ln in ('ln1', 'ln2')
+        for p in ('weight', 'bias'))}
 
 
 def test_layer_decay_needs_a_rate_and_a_vit_backbone():

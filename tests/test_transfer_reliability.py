@@ -35,7 +35,7 @@ FULL_SEG, TINY_SEG = SEG_CONFIGS[1], SEG_CONFIGS[2]
 UPSTREAM_SEG = (Path(get_installed_path('mmseg')) /
                 '.mim/configs/mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py')
 SPLITS = ('train', 'val', 'test')
-HOOK_TYPES = ['DatasetCheckHook', 'PerIterationSeedHook', 'NonFiniteLossHook']
+HOOK_TYPES = ['DatasetCheckHook', 'PerIterationSeedHook', 'NonFiniteLossHook', 'RunInfoHook']
 
 
 def unchecked(pipeline: list) -> list:

@@ -3,7 +3,9 @@
 Usage: python tools/tabulate.py WORK_DIR [WORK_DIR ...] [--baseline mae] [--out-dir DIR]
 
 Each WORK_DIR is a study root `ROOT/<method>/<task>/<timestamp>/` (see mixedae.tabulate).
-Prints the table, writes results.{md,csv,tex} and two PNG plots, and prints their paths.
+Beside each study stand only the published references of the same protocol, backbone and
+pre-training length. Prints the table, writes results.{md,csv,tex} and two PNG plots, and
+prints their paths.
 """
 import argparse
 import importlib

@@ -8,6 +8,7 @@ custom_hooks = [
     dict(type='DatasetCheckHook'),                 # every listed image exists
     dict(type='PerIterationSeedHook'),             # exact resume
     dict(type='NonFiniteLossHook', action='stop'),
+    dict(type='RunInfoHook'),                      # run_info.json for the tables
 ]
 
 # the checked version of mmpretrain's image loader: the configs map their inherited

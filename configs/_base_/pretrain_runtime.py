@@ -9,6 +9,7 @@ custom_hooks = [
     dict(type='PerIterationSeedHook'),
     dict(type='NonFiniteLossHook', action='stop'),
     dict(type='PlainParamGroupsHook'),
+    dict(type='RunInfoHook'),   # run_info.json: backbone and epochs, for the tables
 ]
 
 # MAE's pipeline with a loader that names unreadable files (pipeline.0.skip_bad=True:

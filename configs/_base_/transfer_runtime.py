@@ -9,6 +9,7 @@ custom_hooks = [
     dict(type='DatasetCheckHook'),       # every image / label map listed exists (COCO json)
     dict(type='PerIterationSeedHook'),   # exact resume: drop path, RoI sampling, dropout
     dict(type='NonFiniteLossHook', action='stop'),
+    dict(type='RunInfoHook'),            # run_info.json: protocol, backbone, batch (tables)
 ]
 
 # mmseg's ADE20K loaders and their checked versions: the ADE20K configs map mmseg's

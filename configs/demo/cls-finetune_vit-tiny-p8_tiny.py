@@ -55,8 +55,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='Accuracy', topk=(1, ))      # 4 classes: no top-5
 test_evaluator = val_evaluator
 
-# fp32 on the CPU; the layer-decay recipe as inherited
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
+# fp32 on the CPU (AmpOptimWrapper needs a GPU); the layer-decay recipe as inherited
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=10),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=10, end=max_iters, eta_min=1e-6)
@@ -71,3 +71,6 @@ default_hooks = dict(
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0, diff_rank_seed=True)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))           # CPU runs, also under torchrun
+# A toy schedule: no published reference, and no recipe batch to hold (any number of
+# processes trains the same iterations, e.g. the 2-rank DDP tests).
+protocol = dict(name='tiny-demo', total_batch=None)

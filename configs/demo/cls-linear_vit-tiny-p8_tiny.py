@@ -63,3 +63,6 @@ default_hooks = dict(
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0, diff_rank_seed=True)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))           # CPU runs, also under torchrun
+# A toy schedule: no published reference, and no recipe batch to hold (any number of
+# processes trains the same iterations, e.g. the 2-rank DDP tests).
+protocol = dict(name='tiny-demo', total_batch=None)

@@ -91,3 +91,6 @@ default_hooks = dict(
 log_processor = dict(window_size=4)
 randomness = dict(seed=0)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
+# A toy schedule: no published reference, and no recipe batch to hold (any number of
+# processes trains the same iterations, e.g. the 2-rank DDP tests).
+protocol = dict(name='tiny-demo', total_batch=None)

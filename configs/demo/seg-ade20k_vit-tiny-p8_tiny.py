@@ -69,3 +69,6 @@ default_hooks = dict(
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
 randomness = dict(seed=0)
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
+# A toy schedule: no published reference, and no recipe batch to hold (any number of
+# processes trains the same iterations, e.g. the 2-rank DDP tests).
+protocol = dict(name='tiny-demo', total_batch=None)

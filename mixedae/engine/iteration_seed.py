@@ -7,7 +7,9 @@ generators from that seed. MixedAE's mixing masks (``torch.rand`` in ``mixing_so
 and drop-path would then repeat the draws of the first iterations after every resume.
 :class:`PerIterationSeedHook` seeds torch (CPU and all CUDA devices) from the run's seed
 and the iteration number before every training iteration; nothing needs to be stored in
-the checkpoint, and every rank (``diff_rank_seed``) keeps its own stream.
+the checkpoint. With ``randomness.diff_rank_seed=True`` (every transfer config; the demo
+pre-training ones) ``runner.seed`` is seed + rank, so each rank keeps its own stream, as
+detectron2's seed + rank: different drop-path masks per GPU, each replayed on resume.
 
 numpy and ``random`` are left alone on purpose: only the data pipeline uses them, and
 mmengine replays it on resume. ``IterBasedTrainLoop`` re-reads the batches already trained

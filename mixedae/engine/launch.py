@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 from ..data.checks import check_data_config
 from .config_checks import check_pretrain_config
 from .cpu_distributed import setup_cpu_distributed
+from .recipe_batch import hold_recipe_batch, launcher_world_size
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +46,8 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """``--resume``, ``--amp``, ``--auto-scale-lr``, ``--no-validate``."""
+    """``--resume``, ``--amp``, ``--auto-scale-lr``, ``--no-validate``; then the checks,
+    and the recipe's total batch held for this run's number of processes."""
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -60,6 +62,13 @@ def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     check_pretrain_config(cfg)
+    applied = hold_recipe_batch(cfg, launcher_world_size(cfg.launcher))
+    if applied.get('iteration_scale', 1.0) != 1.0 and os.environ.get('RANK', '0') == '0':
+        print(f'[mixedae] recipe batch {applied["recipe_total_batch"]}, this run '
+              f'{applied["world_size"]} x {applied["batch_per_gpu"]}: '
+              f'protocol.batch_mismatch={applied["batch_mismatch"]!r} -> lr x '
+              f'{applied["lr_scale"]:g}, iterations x {applied["iteration_scale"]:g}, '
+              f'accumulative_counts {applied["accumulative_counts"]}')
     check_data_config(cfg, ('train_dataloader', 'val_dataloader'))
     return cfg
 

@@ -17,36 +17,50 @@ i.e. the runner's `work_dir` is `ROOT/<method>/<task>`. `<method>` is any folder
 - `seg_ade20k`: `mIoU` (mmseg IoUMetric, percent).
 
 A metric comes from the newest run that holds it: its test results, else its last
-validation line. Step times and the schedule label (`2 iters`, `1 epoch`) come from the
-newest run that has train lines. Every row is labelled `published`, `derived` (published
-deltas added to published MAE) or `measured (<schedules>)`; missing values stay blank.
+validation line; the protocol it was measured with comes from that run's `run_info.json`
+(written by `mixedae.engine.RunInfoHook` from the config's `protocol.name`). Step times,
+the schedule label (`2 iters`, `1 epoch`) and, for pre-training, the backbone and the
+length of a finished epoch schedule come from the newest run that has train lines.
+
+Each study's measured rows (`measured (<schedules>)`) are followed by the published
+references of `benchmarks/published_results.json` that measured the same thing: same
+protocol as one of the row's tasks, same backbone, same pre-training length. They are
+labelled `published (<protocol>)`, or `derived (<protocol>)` where a paper's published
+delta was added to the reference of that same protocol. Missing values stay blank.
 """
 from pathlib import Path
 
 from .collect import METRICS, Row, TabulateError, collect
 from .plots import plot_accuracy_vs_cost, plot_deltas
-from .published import load_published
-from .render import to_csv, to_latex, to_markdown, to_text
+from .published import Published, load_published, matching_references
+from .render import references_markdown, to_csv, to_latex, to_markdown, to_text
 
-__all__ = ['METRICS', 'Row', 'TabulateError', 'collect', 'load_published', 'tabulate',
-           'to_csv', 'to_latex', 'to_markdown', 'to_text']
+__all__ = ['METRICS', 'Published', 'Row', 'TabulateError', 'collect', 'load_published',
+           'matching_references', 'references_markdown', 'tabulate', 'to_csv', 'to_latex',
+           'to_markdown', 'to_text']
 
 
 def tabulate(roots: list[Path], published: Path, out_dir: Path,
              baseline: str = 'mae') -> tuple[str, list[Path]]:
-    """Collect every root, write tables and plots to `out_dir`; return (text table, paths)."""
+    """Collect every root, put beside each study the published references of the same
+    protocols and pre-training length, write tables and plots to `out_dir`; return
+    (text table, paths)."""
     labels = [root.name for root in roots] if len(roots) > 1 else ['']
     if len(set(labels)) < len(labels):
         labels = [str(root) for root in roots]
-    measured = [row for root, label in zip(roots, labels)
-                for row in collect(root, baseline, label)]
-    rows = load_published(published) + measured
+    references = load_published(published)
+    titles = {p.id: p.title for p in references.protocols.values()}
+    rows = []
+    for root, label in zip(roots, labels):
+        measured = collect(root, baseline, label)
+        rows += measured + matching_references(measured, references)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = to_text(rows)
+    text = to_text(rows, titles)
     written = []
-    for name, render in (('results.md', to_markdown), ('results.csv', to_csv),
-                         ('results.tex', to_latex)):
-        (out_dir / name).write_text(render(rows))
+    for name, content in (('results.md', to_markdown(rows, titles)),
+                          ('results.csv', to_csv(rows)),
+                          ('results.tex', to_latex(rows, titles))):
+        (out_dir / name).write_text(content)
         written.append(out_dir / name)
     for name, plot in (('deltas_vs_mae.png', plot_deltas),
                        ('accuracy_vs_cost.png', plot_accuracy_vs_cost)):

@@ -1,7 +1,9 @@
 """Read final metrics and pre-training step times from mmengine work dirs.
 
 See the package docstring for the work-dir layout. Every value is read from files
-that mmengine writes itself; nothing is taken from checkpoints or text logs.
+the Runner writes: mmengine's scalar logs and test dumps, and the ``run_info.json`` of
+mixedae's ``RunInfoHook`` (protocol, backbone, schedule); nothing is taken from
+checkpoints or text logs.
 """
 import json
 import re
@@ -12,6 +14,7 @@ from typing import Optional
 
 TASKS = ('pretrain', 'cls_finetune', 'cls_linear', 'det_coco', 'seg_ade20k')
 RUN_DIR = re.compile(r'^\d{8}_\d{6}$')  # mmengine's timestamp folder: YYYYmmdd_HHMMSS
+RUN_INFO = 'run_info.json'  # written by mixedae.engine.RunInfoHook
 
 
 class TabulateError(ValueError):
@@ -50,6 +53,9 @@ class Row:
     source: str = ''
     study: str = ''
     digits: int = 2
+    protocols: dict[str, str] = field(default_factory=dict)  # task -> protocol id
+    arch: Optional[str] = None  # pre-trained backbone, e.g. 'vit-base-p16'
+    pretrain_epochs: Optional[int] = None  # length of the finished pre-training
 
     def delta(self, name: str) -> Optional[float]:
         """This row's value minus the baseline's, or None where either is missing."""
@@ -98,13 +104,32 @@ def is_train_line(record: dict) -> bool:
     return 'lr' in record and 'time' in record
 
 
-def train_lines(task_dir: Path) -> list[dict]:
-    """Train lines of the newest run that has any."""
+def run_info(run: Path) -> dict:
+    """What RunInfoHook recorded for a run (protocol, arch, schedule, batch); {} if absent."""
+    path = run / RUN_INFO
+    if not path.is_file():
+        return {}
+    try:
+        info = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise TabulateError(f'{path}: corrupt run info ({e.msg})') from None
+    if not isinstance(info, dict):
+        raise TabulateError(f'{path}: run info is not a JSON object')
+    return info
+
+
+def newest_train_run(task_dir: Path) -> tuple[Optional[Path], list[dict]]:
+    """The newest run that has train lines, and those lines."""
     for run in run_dirs(task_dir):
         lines = [r for r in scalars(run) if is_train_line(r)]
         if lines:
-            return lines
-    return []
+            return run, lines
+    return None, []
+
+
+def train_lines(task_dir: Path) -> list[dict]:
+    """Train lines of the newest run that has any."""
+    return newest_train_run(task_dir)[1]
 
 
 def schedule(lines: list[dict]) -> str:
@@ -116,16 +141,24 @@ def schedule(lines: list[dict]) -> str:
     return f'{n} {unit}' + ('s' if n != 1 else '')
 
 
-def find_metric(task_dir: Path, key: str) -> Optional[float]:
-    """`key` from the newest run holding it: its test results, else its last val line."""
+def find_metric(task_dir: Path, key: str) -> Optional[tuple[float, Path]]:
+    """`key` from the newest run holding it (its test results, else its last val line),
+    and that run."""
     for run in run_dirs(task_dir):
         tested = test_results(run)
         if key in tested:
-            return float(tested[key])
+            return float(tested[key]), run
         logged = [r[key] for r in scalars(run) if key in r and not is_train_line(r)]
         if logged:
-            return float(logged[-1])
+            return float(logged[-1]), run
     return None
+
+
+def pretrain_length(run: Path, lines: list[dict]) -> Optional[int]:
+    """Epochs of a pre-training run that reached the end of its epoch schedule."""
+    planned = run_info(run).get('schedule', {}).get('max_epochs')
+    reached = max((r.get('epoch', 0) for r in lines), default=0)
+    return planned if planned and reached == planned else None
 
 
 SHORT = {'pretrain': 'pt', 'cls_finetune': 'ft', 'cls_linear': 'lin', 'det_coco': 'det',
@@ -139,21 +172,28 @@ def provenance(schedules: dict[str, str]) -> str:
 
 
 def read_method(method_dir: Path, name: str, study: str) -> Row:
-    """One measured row from `<root>/<method>/`: metrics, schedules and step time."""
-    values, schedules, step_time = {}, {}, None
+    """One measured row from `<root>/<method>/`: metrics with the protocol of the run
+    each came from, schedules, step time, and the pre-trained backbone and length."""
+    row = Row(name, '', study=study)
+    schedules = {}
     for task in TASKS:
         task_dir = method_dir / task
         if not task_dir.is_dir():
             continue
-        lines = train_lines(task_dir)
+        run, lines = newest_train_run(task_dir)
         if lines:
             schedules[task] = schedule(lines)
         if task == 'pretrain' and lines:
-            step_time = statistics.median(r['time'] for r in lines)
+            row.step_time = statistics.median(r['time'] for r in lines)
+            row.arch = run_info(run).get('arch')
+            row.pretrain_epochs = pretrain_length(run, lines)
         for m in METRICS:
-            if m.task == task and (v := find_metric(task_dir, m.key)) is not None:
-                values[m.name] = v * m.scale
-    return Row(name, provenance(schedules), values, step_time=step_time, study=study)
+            if m.task == task and (found := find_metric(task_dir, m.key)) is not None:
+                row.values[m.name] = found[0] * m.scale
+                if protocol := run_info(found[1]).get('protocol'):
+                    row.protocols[task] = protocol
+    row.provenance = provenance(schedules)
+    return row
 
 
 def method_dirs(root: Path) -> list[Path]:

@@ -49,13 +49,14 @@ def delta_bars(ax: Axes, rows: list[Row], title: str, what: str, hatch: str = ''
 
 
 def plot_deltas(rows: list[Row], path: Path) -> None:
-    """Left: measured deltas vs the measured baseline; right: published MixedAE deltas."""
+    """Left: measured deltas vs the measured baseline; right: published deltas of the
+    derived rows in `rows` (each vs the published row of its own protocol)."""
     measured = [r for r in rows if kind(r) == 'measured' and r.baseline not in (None, r)]
     derived = [r for r in rows if kind(r) == 'derived']
     fig = new_figure(12, 4.5)
     left, right = fig.subplots(1, 2)
     delta_bars(left, measured, 'Measured: delta vs measured baseline', 'measured')
-    delta_bars(right, derived, 'Published: delta vs published baseline', 'published deltas',
+    delta_bars(right, derived, 'Published: delta vs same-protocol reference', 'published',
                hatch='//')
     fig.savefig(path, dpi=120)
 

@@ -1,14 +1,17 @@
 """Render rows as an aligned text table, Markdown, CSV and a LaTeX tabular.
 
-Metric cells read `value (delta)`; missing values are blank, never 0. Published and
-derived rows take their deltas against the published baseline, measured rows against
-the measured baseline of their own study.
+Metric cells read `value (delta)`; missing values are blank, never 0. Measured rows take
+their deltas against the measured baseline of their own study; a derived row against the
+published reference it was derived from (same protocol); a published row has none. Under
+the table, each study says which protocols its tasks ran and what was pre-trained, so a
+reference row beside it is seen to measure the same thing.
 """
 import csv
 import io
 from typing import Optional
 
-from .collect import METRICS, Row
+from .collect import METRICS, SHORT, Row
+from .published import Published
 
 HEADERS = ('Method', 'Provenance', *(m.header for m in METRICS),
            'PT cost (x base)', 'PT s/iter', 'Note')
@@ -34,11 +37,36 @@ def cells(row: Row, times: str = 'x') -> list[str]:
 
 
 def sources(rows: list[Row]) -> list[str]:
-    return [f'{r.method}: {r.source}' for r in rows if r.source]
+    return [f'{r.method} ({next(iter(r.protocols.values()), "")}): {r.source}'
+            for r in rows if r.source]
 
 
-def to_text(rows: list[Row]) -> str:
-    """Plain aligned table with a rule between studies, then the sources."""
+def study_notes(rows: list[Row], titles: Optional[dict] = None) -> list[str]:
+    """Per study: its backbone and pre-training length, each task's protocol, and how
+    many references matched; then the titles of the protocols named."""
+    notes, named = [], []
+    for study in dict.fromkeys(r.study for r in rows):
+        block = [r for r in rows if r.study == study]
+        measured = [r for r in block if r.provenance.startswith('measured')]
+        if not measured:
+            continue
+        tasks = {f'{SHORT[t]}={p}': p for r in measured for t, p in r.protocols.items()}
+        named += [p for p in tasks.values() if p not in named]
+        pretrain = sorted({f'{r.arch or "backbone not recorded"}, '
+                           + (f'{r.pretrain_epochs} epochs' if r.pretrain_epochs else
+                              'no finished epoch schedule recorded') for r in measured})
+        refs = len(block) - len(measured)
+        found = (f'{refs} published reference(s) of the same protocol and pre-training '
+                 'length beside it' if refs else 'no published reference of the same '
+                 'protocol and pre-training length')
+        notes.append(f'{study or "study"}: pre-trained {"; ".join(pretrain)}; protocols '
+                     f'{", ".join(tasks) or "not recorded"}; {found}.')
+    notes += [f'protocol {p}: {titles[p]}' for p in named if titles and p in titles]
+    return notes
+
+
+def to_text(rows: list[Row], titles: Optional[dict] = None) -> str:
+    """Plain aligned table with a rule between studies, then study notes and sources."""
     table = [list(HEADERS)] + [cells(r) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS))]
 
@@ -52,23 +80,28 @@ def to_text(rows: list[Row]) -> str:
         if i == 0 or row.study != rows[i - 1].study:
             out.append(rule)
         out.append(fmt(table[i + 1]))
-    return '\n'.join(out + [rule] + [f'[{s}]' for s in sources(rows)]) + '\n'
+    return '\n'.join(out + [rule] + study_notes(rows, titles)
+                     + [f'[{s}]' for s in sources(rows)]) + '\n'
 
 
-def to_markdown(rows: list[Row]) -> str:
+def to_markdown(rows: list[Row], titles: Optional[dict] = None) -> str:
     def line(items: list[str]) -> str:
         return '| ' + ' | '.join(c.replace('|', '\\|') for c in items) + ' |'
 
     align = ['---', '---', *['---:'] * (len(HEADERS) - 3), '---']
     out = [line(list(HEADERS)), line(align)] + [line(cells(r, times='×')) for r in rows]
-    notes = ['', 'Cells read `value (delta vs baseline)`; published and derived rows are vs '
-             'published MAE, measured rows vs the measured baseline of their study.', '']
-    return '\n'.join(out + notes + [f'- {s}' for s in sources(rows)]) + '\n'
+    notes = ['', 'Cells read `value (delta vs baseline)`: measured rows vs the measured '
+             'baseline of their study, derived rows vs the published row of the same '
+             'protocol they were derived from. A published row stands beside a study only '
+             'where one of its tasks ran the same protocol on a backbone pre-trained for '
+             'as many epochs.', '']
+    return '\n'.join(out + notes + [f'- {n}' for n in study_notes(rows, titles)]
+                     + [f'- {s}' for s in sources(rows)]) + '\n'
 
 
 def to_csv(rows: list[Row]) -> str:
     """One column per value and per delta, full precision, blanks for missing values."""
-    fields = ['study', 'method', 'provenance']
+    fields = ['study', 'method', 'provenance', 'protocols', 'arch', 'pretrain_epochs']
     for m in METRICS:
         fields += [m.name, f'{m.name}_delta']
     fields += ['cost', 'step_time_s', 'note', 'source']
@@ -77,6 +110,8 @@ def to_csv(rows: list[Row]) -> str:
     writer.writeheader()
     for r in rows:
         record = {'study': r.study, 'method': r.method, 'provenance': r.provenance,
+                  'protocols': ' '.join(f'{t}={p}' for t, p in r.protocols.items()),
+                  'arch': r.arch, 'pretrain_epochs': r.pretrain_epochs,
                   'cost': r.values.get('cost'), 'step_time_s': r.step_time,
                   'note': r.note, 'source': r.source}
         for m in METRICS:
@@ -96,7 +131,7 @@ def tex_escape(text: str) -> str:
     return ''.join(TEX_ESCAPES.get(c, c) for c in text)
 
 
-def to_latex(rows: list[Row]) -> str:
+def to_latex(rows: list[Row], titles: Optional[dict] = None) -> str:
     """A booktabs tabular (needs \\usepackage{booktabs}); sources as comments."""
     def line(items: list[str]) -> str:
         return ' & '.join(items) + r' \\'
@@ -106,4 +141,20 @@ def to_latex(rows: list[Row]) -> str:
     out = [r'\begin{tabular}{' + spec + '}', r'\toprule',
            line([tex_escape(h) for h in HEADERS]), r'\midrule', *body,
            r'\bottomrule', r'\end{tabular}']
-    return '\n'.join(out + [f'% {s}' for s in sources(rows)]) + '\n'
+    return '\n'.join(out + [f'% {n}' for n in study_notes(rows, titles)]
+                     + [f'% {s}' for s in sources(rows)]) + '\n'
+
+
+def references_markdown(published: Published) -> str:
+    """Every reference as one Markdown table, grouped by protocol (the README's table)."""
+    metrics = [m for m in METRICS if any(m.name in r.values for r in published.references)]
+    out = ['| protocol | backbone | pre-training | method | '
+           + ' | '.join(m.header for m in metrics) + ' | provenance | source |',
+           '|---|---|---|---|' + '---:|' * len(metrics) + '---|---|']
+    for pid in published.protocols:
+        for r in (r for r in published.references if pid in r.protocols.values()):
+            out.append(f'| {pid} | {r.arch} | {r.pretrain_epochs} ep | {r.method} | '
+                       + ' | '.join(metric_cell(r, m.name) for m in metrics)
+                       + f' | {r.provenance} | {r.source} |')
+    titles = [f'- `{p.id}`: {p.title}' for p in published.protocols.values()]
+    return '\n'.join(out + [''] + titles) + '\n'

@@ -3,6 +3,12 @@
 # MixedAE report AP^box / AP^mask with. 100 epochs = 184375 iterations at batch 64
 # (16 GPUs x 4); 1024-px large-scale jitter; AdamW + layer decay 0.7; AMP.
 #
+# Batch: the recipe's 64 images per step are held on any number of GPUs
+# (mixedae/engine/recipe_batch.py): 16 GPUs x 4 as is; on 8 GPUs x 4 pass
+#   --cfg-options protocol.batch_mismatch=accumulate   (2 micro-batches per step, exact)
+# or =scale (batch 32: lr x 0.5, every iteration count x 2); any other product stops
+# with an error naming both numbers.
+#
 # Pre-trained weights: any checkpoint with ``backbone.*`` keys (a MixedAE/MAE pre-training
 # checkpoint, or the converter's mmpretrain/mmdet output), e.g.
 #   tools/train.py THIS --cfg-options model.backbone.init_cfg.checkpoint=ckpt.pth
@@ -96,15 +102,22 @@ train_dataloader = dict(
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-# AdamW, lr 1e-4, wd 0.1 (none on biases, norms and the position embedding, as
-# detectron2's ViTDet), layer decay 0.7 over the backbone's depth
+# AdamW, lr 1e-4, wd 0.1, layer decay 0.7 over the backbone's depth. Weight decay as
+# detectron2's ViTDet (configs/common/optim.py AdamW: get_default_optimizer_params with
+# weight_decay_norm=0, overrides {'pos_embed': weight_decay 0}): none on the position
+# embedding and on torch.nn.LayerNorm parameters, i.e. the backbone blocks' ln1 / ln2;
+# 0.1 on every other parameter, biases included, and on the neck's and heads' channel
+# LayerNorms (detectron2's LayerNorm there is not a torch.nn.LayerNorm, so its
+# weight_decay_norm misses them). mmdet's port differs: no decay on any 1-D parameter.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
     constructor='BackboneLayerDecayOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.1),
-    paramwise_cfg=dict(layer_decay_rate=0.7, flat_decay_mult=0.0,
-                       custom_keys={'backbone.pos_embed': dict(decay_mult=0.0)}))
+    paramwise_cfg=dict(layer_decay_rate=0.7,
+                       custom_keys={'backbone.pos_embed': dict(decay_mult=0.0),
+                                    '.ln1.': dict(decay_mult=0.0),
+                                    '.ln2.': dict(decay_mult=0.0)}))
 
 max_iters = 184375
 interval = 5000
@@ -126,4 +139,11 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, save_last=True,
                     interval=interval, max_keep_ckpts=5))
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
+
+# The protocol this config implements (benchmarks/published_results.json) and the recipe's
+# images per optimizer step; auto_scale_lr states the same number, as mmdet's port does.
+protocol = dict(name='vitdet-mask-rcnn', total_batch=64, batch_mismatch='error')
 auto_scale_lr = dict(base_batch_size=64)
+# Each rank draws its own drop-path masks and augmentations (detectron2 seeds seed + rank);
+# PerIterationSeedHook replays them exactly on resume.
+randomness = dict(seed=0, diff_rank_seed=True)

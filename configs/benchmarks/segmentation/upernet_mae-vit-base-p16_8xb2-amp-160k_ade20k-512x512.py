@@ -34,3 +34,13 @@ test_pipeline = [dict(step, type=_base_.checked_seg_loaders.get(step.type, step.
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+
+# The protocol this config implements (benchmarks/published_results.json)
+# and the recipe's images per optimizer step: 16 (8 GPUs x 2). Another GPU count stops with
+# an error naming both numbers unless --cfg-options protocol.batch_mismatch=scale (lr and
+# iterations scaled, mixedae/engine/recipe_batch.py) or =accumulate.
+protocol = dict(name='mmseg-mae-upernet', total_batch=16, batch_mismatch='error')
+auto_scale_lr = dict(base_batch_size=16)
+# Each rank draws its own drop-path masks and augmentations (detectron2 seeds seed + rank);
+# PerIterationSeedHook replays them exactly on resume.
+randomness = dict(seed=0, diff_rank_seed=True)
