@@ -10,8 +10,9 @@ Work-dir convention. Each study root passed to `tools/tabulate.py` is laid out a
 i.e. the runner's `work_dir` is `ROOT/<method>/<task>`. `<method>` is any folder name
 (`mae` is the baseline unless told otherwise, e.g. `naive_mix`, `mixedae`); `<task>` is one of
 
-- `pretrain`: pre-training cost = median `time` (s/iter) of the train lines, as a ratio to
-  the baseline method's;
+- `pretrain`: the logged step time (median `time`, s/iter, for information) and the
+  training curves (`training_curves.png`); the cost column comes from the study's cost
+  stage, `ROOT/cost/step_time.json` (:mod:`.cost`), blank without it;
 - `cls_finetune`, `cls_linear`: `accuracy/top1` (mmpretrain, percent);
 - `det_coco`: `coco/bbox_mAP`, `coco/segm_mAP` (mmdet CocoMetric, fractions; shown x100);
 - `seg_ade20k`: `mIoU` (mmseg IoUMetric, percent).
@@ -28,9 +29,11 @@ protocol as one of the row's tasks, same backbone, same pre-training length. The
 labelled `published (<protocol>)`, or `derived (<protocol>)` where a paper's published
 delta was added to the reference of that same protocol. Missing values stay blank.
 """
+import re
 from pathlib import Path
 
 from .collect import METRICS, Row, TabulateError, collect
+from .curves import plot_training_curves, study_curves
 from .plots import plot_accuracy_vs_cost, plot_deltas
 from .published import Published, load_published, matching_references
 from .render import references_markdown, to_csv, to_latex, to_markdown, to_text
@@ -65,5 +68,10 @@ def tabulate(roots: list[Path], published: Path, out_dir: Path,
     for name, plot in (('deltas_vs_mae.png', plot_deltas),
                        ('accuracy_vs_cost.png', plot_accuracy_vs_cost)):
         plot(rows, out_dir / name)
+        written.append(out_dir / name)
+    for root, label in zip(roots, labels):   # one figure of training curves per study
+        name = f'training_curves_{re.sub(r"[^A-Za-z0-9_.-]", "_", label)}.png' if label \
+            else 'training_curves.png'
+        plot_training_curves(study_curves(root), out_dir / name, label or root.name)
         written.append(out_dir / name)
     return text, written
