@@ -1,4 +1,7 @@
-"""Shared fixtures: tiny generated data and tiny configs (CPU, seconds)."""
+"""Shared fixtures: tiny generated data and tiny configs (CPU, seconds), and one tiny
+study run through tools/run_pipeline.py for the whole session."""
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -11,6 +14,8 @@ import mixedae  # noqa: F401  (registers modules)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'configs'
+TOOLS = ROOT / 'tools'
+PUBLISHED = ROOT / 'benchmarks' / 'published_results.json'
 
 
 def striped_image(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -80,3 +85,53 @@ def save_pretraining_checkpoint(path: Path, img_size: int = 32, patch_size: int 
     state_dict = model.state_dict()
     torch.save({'state_dict': state_dict, 'meta': {'iter': 300}}, path)
     return state_dict
+
+
+# two iterations everywhere (validated and logged); schedules ending later are simply
+# not reached
+TWO_ITERS = {'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
+             'default_hooks.logger.interval': 1}
+FAST = {
+    'pretrain': {'train_cfg.max_iters': 2, 'train_dataloader.batch_size': 8,
+                 'default_hooks.logger.interval': 1},
+    'cls_finetune': TWO_ITERS,
+    'cls_linear': TWO_ITERS,
+    'det_coco': TWO_ITERS,
+    'seg_ade20k': TWO_ITERS,
+}
+FAST_COST = dict(repeats=2, steps=1, warmup=1)   # the cost stage: a few steps per method
+
+
+def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
+                   pretrain: dict = {}) -> Path:
+    """The demo pipeline config with absolute config paths, FAST schedules (pre-training
+    updated with ``pretrain``) and cost measurement, the given methods, and the given
+    tasks (each entry updated with its dict)."""
+    demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
+    task_cfgs = {name: {**demo.tasks[name], 'config': str(ROOT / demo.tasks[name].config),
+                        **extra} for name, extra in tasks.items()}
+    options = {stage: {**demo.cfg_options.get(stage, {}), **FAST[stage]}
+               for stage in ('pretrain', *tasks)}
+    options['pretrain'].update(pretrain)
+    cfg = Config(dict(work_root='study', prepare=demo.prepare, methods=methods,
+                      tasks=task_cfgs, cfg_options=options, env=demo.env, cost=FAST_COST))
+    cfg.dump(str(path))
+    return path
+
+
+def demo_method(name: str, **entry) -> dict:
+    demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
+    return {name: dict(config=str(ROOT / demo.methods[name].config), **entry)}
+
+
+@pytest.fixture(scope='session')
+def study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One run of tools/run_pipeline.py: MixedAE, all four transfer tasks (seg also tested
+    with tools/test.py), its cost, tables and report, data made by the prepare stage in the
+    working folder (shared by the pipeline, report and TensorBoard tests)."""
+    cwd = tmp_path_factory.mktemp('pipeline')
+    config = write_pipeline(cwd / 'pipeline.py', demo_method('mixedae'), dict(
+        cls_finetune={}, cls_linear={}, det_coco={}, seg_ade20k=dict(test=True)))
+    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config)],
+                            cwd=cwd, capture_output=True, text=True, timeout=600)
+    return cwd, result

@@ -17,62 +17,13 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT
+from conftest import PUBLISHED, ROOT, TOOLS, demo_method, write_pipeline
 from mixedae.pipeline import (Context, PipelineConfigError, load_spec, plan_stages,
                               run_stages)
 from mixedae.pipeline.process import error_excerpt
 from mixedae.pipeline.progress import Progress, parse_eta, parse_iter_line
 from mixedae.pipeline.stages import config_digest, config_files
 from mixedae.tabulate.collect import run_dirs, scalars
-
-TOOLS = ROOT / 'tools'
-PUBLISHED = ROOT / 'benchmarks' / 'published_results.json'
-# two iterations everywhere (validated and logged); schedules ending later are simply
-# not reached
-TWO_ITERS = {'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
-             'default_hooks.logger.interval': 1}
-FAST = {
-    'pretrain': {'train_cfg.max_iters': 2, 'train_dataloader.batch_size': 8,
-                 'default_hooks.logger.interval': 1},
-    'cls_finetune': TWO_ITERS,
-    'cls_linear': TWO_ITERS,
-    'det_coco': TWO_ITERS,
-    'seg_ade20k': TWO_ITERS,
-}
-
-
-def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
-                   pretrain: dict = {}) -> Path:
-    """The demo pipeline config with absolute config paths, FAST schedules (pre-training
-    updated with ``pretrain``), the given methods, and the given tasks (each entry updated
-    with its dict)."""
-    demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
-    task_cfgs = {name: {**demo.tasks[name], 'config': str(ROOT / demo.tasks[name].config),
-                        **extra} for name, extra in tasks.items()}
-    options = {stage: {**demo.cfg_options.get(stage, {}), **FAST[stage]}
-               for stage in ('pretrain', *tasks)}
-    options['pretrain'].update(pretrain)
-    cfg = Config(dict(work_root='study', prepare=demo.prepare, methods=methods,
-                      tasks=task_cfgs, cfg_options=options, env=demo.env))
-    cfg.dump(str(path))
-    return path
-
-
-def demo_method(name: str, **entry) -> dict:
-    demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
-    return {name: dict(config=str(ROOT / demo.methods[name].config), **entry)}
-
-
-@pytest.fixture(scope='module')
-def study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """One run of tools/run_pipeline.py: MixedAE, all four transfer tasks (seg also tested
-    with tools/test.py), data made by the prepare stage in the working folder."""
-    cwd = tmp_path_factory.mktemp('pipeline')
-    config = write_pipeline(cwd / 'pipeline.py', demo_method('mixedae'), dict(
-        cls_finetune={}, cls_linear={}, det_coco={}, seg_ade20k=dict(test=True)))
-    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config)],
-                            cwd=cwd, capture_output=True, text=True, timeout=600)
-    return cwd, result
 
 
 def test_study_runs_every_stage(study):
@@ -93,14 +44,18 @@ def test_study_runs_every_stage(study):
     assert 'mIoU' in json.loads(Path(seg['outputs']['test_results']).read_text())
     # progress parsed from mmengine's log lines while the stages ran
     assert 'train iter 2/2' in result.stdout
-    assert '[2/8] mixedae/pretrain' in result.stdout
+    assert '[2/10] mixedae/pretrain' in result.stdout
+    # the cost stage timed the method's training step at the study's shapes
+    cost = json.loads((root / 'cost' / 'step_time.json').read_text())
+    assert cost['methods']['mixedae']['batch'] == 8 and cost['repeats'] == 2
+    assert cost['ratios'] == {}          # no baseline (mae) in this study: no ratio
 
 
 def test_study_table_has_measured_results(study):
     cwd, result = study
     tables = cwd / 'study' / 'tables'
     for name in ('results.txt', 'results.md', 'results.csv', 'results.tex',
-                 'deltas_vs_mae.png', 'accuracy_vs_cost.png'):
+                 'deltas_vs_mae.png', 'accuracy_vs_cost.png', 'training_curves.png'):
         assert (tables / name).is_file(), name
         assert f'wrote {tables / name}' in result.stdout
     rows = list(csv.DictReader(io.StringIO((tables / 'results.csv').read_text())))
@@ -254,12 +209,14 @@ def test_failed_stage_is_reported_and_others_finish(study, monkeypatch):
         'prepare': 'done',
         'mixedae/pretrain': 'failed', 'mixedae/convert': 'blocked',
         'mixedae/cls_linear': 'blocked', 'mae/pretrain': 'done', 'mae/convert': 'done',
-        'mae/cls_linear': 'done', 'tabulate': 'done'}
+        'mae/cls_linear': 'done', 'cost': 'done', 'tabulate': 'done', 'report': 'done'}
     text = out.getvalue()
     log = cwd / 'failing' / 'mixedae' / 'pretrain' / 'stage.log'
     assert f'FAILED mixedae/pretrain: tools/train.py exited with status 1\n    log: {log}' \
         in text
     assert 'mix_ratio=3' in text           # the error line from the log is quoted
+    cost = json.loads((cwd / 'failing' / 'cost' / 'step_time.json').read_text())
+    assert 'mix_ratio=3' in cost['failed']['mixedae'] and list(cost['methods']) == ['mae']
     assert 'blocked: needs mixedae/pretrain' in text
     state = json.loads(log.with_name('stage.json').read_text())
     assert state['status'] == 'failed' and 'outputs' not in state
@@ -277,8 +234,9 @@ def test_full_study_dry_run_lists_stages():
     text = result.stdout
     tasks = ['pretrain', 'convert', 'cls_finetune', 'cls_linear', 'det_coco', 'seg_ade20k']
     names = [f'{m}/{t}' for m in ('mae', 'naive_mix', 'mixedae') for t in tasks]
-    for index, name in enumerate(names + ['tabulate'], 1):
-        assert f'[{index}/19] {name}  (' in text, name
+    for index, name in enumerate(names + ['cost', 'tabulate', 'report'], 1):
+        assert f'[{index}/21] {name}  (' in text, name
+    assert 'measure_cost.py configs/pipelines/imagenet_vit-base.py' in text
     assert 'torch.distributed.run --nproc_per_node=8' in text and '--launcher pytorch' in text
     assert 'configs/mixedae/mixedae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py' in text
     assert '<mixedae/convert:mmdet>' in text     # filled in once the conversion ran

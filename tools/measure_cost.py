@@ -71,6 +71,8 @@ def print_record(record: dict) -> None:
         ratio = f"{r['median']:.3f} [{r['low']:.3f}, {r['high']:.3f}]" if r else ''
         print(f"{name:<16} {m['batch']:>5} {m['img_size']:>4} {m['seconds'] * 1e3:9.1f}  "
               f'{ratio}')
+    for name, error in record['failed'].items():
+        print(f'{name:<16} not measured: {error}')
 
 
 def main() -> int:

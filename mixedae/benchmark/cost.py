@@ -8,10 +8,13 @@ JSON-able record::
      "baseline": "mae", "repeats": 20, "warmup": 2, "steps": 5, "torch": "2.14.1",
      "methods": {"mae": {"batch": 32, "img_size": 32, "precision": "fp32",
                          "seconds": 0.031, "wall_s": [...], "cpu_s": [...]}, ...},
-     "ratios": {"mixedae": {"median": 1.21, "low": 1.19, "high": 1.23}, ...}}
+     "ratios": {"mixedae": {"median": 1.21, "low": 1.19, "high": 1.23}, ...},
+     "failed": {}}
 
-``seconds`` is the median step time on ``clock``; ``ratios`` (absent without the
-baseline) are per-round ratios to the baseline: median and interquartile range.
+``seconds`` is the median step time on ``clock``; ``ratios`` (empty without the
+baseline) are per-round ratios to the baseline: median and interquartile range. A config
+that cannot be built or stepped (say, a batch its mix ratio does not divide) is left out
+of the timing and named under ``failed`` with its error; the others are still measured.
 """
 from typing import Optional
 
@@ -40,13 +43,22 @@ def measure_costs(configs: dict[str, Config], baseline: str,
     """
     device = device or default_device()
     torch.manual_seed(0)
-    cases, methods = [], {}
+    cases, methods, failed = [], {}, {}
     for name, cfg in configs.items():
-        _, _, step = build_train_step(cfg, device, batch)
+        try:
+            _, _, step = build_train_step(cfg, device, batch)
+            for _ in range(warmup):
+                step()
+        except Exception as e:  # one unusable config must not cost the others' column
+            failed[name] = f'{type(e).__name__}: {e}'
+            continue
         cases.append(StepCase(name, step))
         methods[name] = dict(batch=batch or cfg.train_dataloader.batch_size,
                              img_size=image_size(cfg), precision=precision(cfg, device))
-    times = time_interleaved(cases, repeats, warmup, steps, device)
+    if not cases:
+        raise ValueError('no config could be stepped: ' + '; '.join(
+            f'{name}: {error}' for name, error in failed.items()))
+    times = time_interleaved(cases, repeats, 0, steps, device)
     clock = clock_for(device)
     for name, timed in times.items():
         methods[name].update(seconds=timed.median(clock), wall_s=timed.wall, cpu_s=timed.cpu)
@@ -54,4 +66,4 @@ def measure_costs(configs: dict[str, Config], baseline: str,
     return dict(device=str(device), device_name=device_description(device), clock=clock,
                 baseline=baseline, repeats=repeats, warmup=warmup, steps=steps,
                 torch=torch.__version__, methods=methods,
-                ratios={name: vars(r) for name, r in ratios.items()})
+                ratios={name: vars(r) for name, r in ratios.items()}, failed=failed)

@@ -8,17 +8,18 @@ from typing import Optional, Sequence
 from mmengine.config import Config
 
 from ..tabulate.collect import Row
-from ..tabulate.render import HEADERS, cells
+from ..tabulate.render import HEADERS, cells, study_notes
 from .mixes import try_mix_grid
 from .page import escape, figure, page, paragraph, section, table
 
 
 @dataclass(frozen=True)
 class MethodRun:
-    """A method of the study: its pre-training config (with the study's overrides) and
-    the checkpoint its pre-training stage saved (None if it did not finish)."""
+    """A method of the study: its pre-training config (with the study's overrides; None
+    for a method given as weights) and the checkpoint its pre-training stage saved (None
+    if it did not finish)."""
     name: str
-    config: Path
+    config: Optional[Path]
     cfg_options: dict = field(default_factory=dict)
     checkpoint: Optional[str] = None
 
@@ -32,13 +33,15 @@ def results_section(rows: Sequence[Row]) -> str:
     """Measured rows and published references in two tables (never mixed)."""
     measured = [r for r in rows if r.provenance.startswith('measured')]
     published = [r for r in rows if not r.provenance.startswith('measured')]
+    notes = study_notes(rows)
     parts = [table(HEADERS, [cells(r, times='×') for r in measured], 'results',
                    numeric_from=2) if measured else paragraph('No measured results yet.'),
              paragraph('Cells read "value (delta vs the measured baseline of this study)"; '
-                       'a blank cell is a result that does not exist.', note=True)]
+                       'a blank cell is a result that does not exist.', note=True),
+             *(paragraph(n, note=True) for n in notes)]
     if published:
-        parts += ['<h3>Published references (other scale: not comparable with the rows '
-                  'above)</h3>',
+        parts += ['<h3>Published references of the same protocols and pre-training '
+                  'length</h3>',
                   table(HEADERS, [cells(r, times='×') for r in published], 'published',
                         numeric_from=2),
                   '<ul>' + ''.join(f'<li>{escape(r.method)}: {escape(r.source)}</li>'
@@ -59,6 +62,8 @@ def cost_section(cost: Optional[dict], rows: Sequence[Row], tables: Path) -> str
             body.append([name, f'{m["seconds"] * 1e3:.1f}',
                          f'{r["median"]:.3f}× [{r["low"]:.3f}, {r["high"]:.3f}]' if r else '',
                          str(m['batch']), str(m['img_size']), m['precision']])
+        body += [[name, 'not measured', error, '', '', '']
+                 for name, error in cost.get('failed', {}).items()]
         parts = [table(['Method', f'step ms ({cost["clock"]} time, median)',
                         f'vs {cost["baseline"]} [IQR]', 'batch', 'px', 'precision'],
                        body, 'cost'),
@@ -84,6 +89,10 @@ def mixes_section(methods: Sequence[MethodRun], out_dir: Path) -> str:
     parts = []
     for method in methods:
         png = out_dir / f'mix_{method.name}.png'
+        if method.config is None:
+            parts.append(paragraph(f'{method.name}: given as weights, no pre-training '
+                                   'config to rebuild its model with', note=True))
+            continue
         made, text = try_mix_grid(method.checkpoint, method.load_config(), png)
         parts.append(figure(png, f'{method.name}: {text}') if made
                      else paragraph(f'{method.name}: no mix figure: {text}', note=True))

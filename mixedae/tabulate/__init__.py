@@ -39,8 +39,26 @@ from .published import Published, load_published, matching_references
 from .render import references_markdown, to_csv, to_latex, to_markdown, to_text
 
 __all__ = ['METRICS', 'Published', 'Row', 'TabulateError', 'collect', 'load_published',
-           'matching_references', 'references_markdown', 'tabulate', 'to_csv', 'to_latex',
-           'to_markdown', 'to_text']
+           'matching_references', 'references_markdown', 'study_rows', 'tabulate', 'to_csv',
+           'to_latex', 'to_markdown', 'to_text']
+
+
+def study_rows(roots: list[Path], published: Path, baseline: str = 'mae') -> list[Row]:
+    """Every root's measured rows, each study followed by the published references of the
+    same protocols and pre-training length."""
+    labels = study_labels(roots)
+    references = load_published(published)
+    rows = []
+    for root, label in zip(roots, labels):
+        measured = collect(root, baseline, label)
+        rows += measured + matching_references(measured, references)
+    return rows
+
+
+def study_labels(roots: list[Path]) -> list[str]:
+    """Row-name prefixes: none for one study, else the folder names (or paths)."""
+    labels = [root.name for root in roots] if len(roots) > 1 else ['']
+    return labels if len(set(labels)) == len(labels) else [str(root) for root in roots]
 
 
 def tabulate(roots: list[Path], published: Path, out_dir: Path,
@@ -48,15 +66,9 @@ def tabulate(roots: list[Path], published: Path, out_dir: Path,
     """Collect every root, put beside each study the published references of the same
     protocols and pre-training length, write tables and plots to `out_dir`; return
     (text table, paths)."""
-    labels = [root.name for root in roots] if len(roots) > 1 else ['']
-    if len(set(labels)) < len(labels):
-        labels = [str(root) for root in roots]
-    references = load_published(published)
-    titles = {p.id: p.title for p in references.protocols.values()}
-    rows = []
-    for root, label in zip(roots, labels):
-        measured = collect(root, baseline, label)
-        rows += measured + matching_references(measured, references)
+    labels = study_labels(roots)
+    titles = {p.id: p.title for p in load_published(published).protocols.values()}
+    rows = study_rows(roots, published, baseline)
     out_dir.mkdir(parents=True, exist_ok=True)
     text = to_text(rows, titles)
     written = []
