@@ -2,8 +2,8 @@
 CONFIG`` finds the config by its name under ``mixedae/.mim/configs`` and runs
 ``mixedae/.mim/tools/train.py``, ``mim test`` runs ``tools/test.py`` on a checkpoint, and
 model-index.yml lists every config (with no weights yet)."""
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from conftest import CONFIGS, ROOT
@@ -23,7 +23,7 @@ def test_model_index_lists_every_config():
 
 
 def mim(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([shutil.which('mim') or 'mim', *args], cwd=cwd,
+    return subprocess.run([sys.executable, '-m', 'mim', *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
 
 

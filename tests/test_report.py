@@ -47,14 +47,14 @@ def test_report_opens_in_chromium(report, tmp_path):
         broken.write_text('<img alt="bad" src="data:image/png;base64,'
                           + base64.b64encode(b'\x89PNG\r\n\x1a\nnot a png').decode() + '">')
         bad = load(chrome, broken.as_uri())
-    assert bad == [dict(alt='bad', src='data:image/png;base6', complete=True, width=0,
+    assert bad == [dict(alt='bad', src='data:image/png;base64,', complete=True, width=0,
                         height=0)]
     # deltas, accuracy vs cost, training curves and MixedAE's mix: all decoded, all in
     # the page itself (self-contained)
     assert len(images) == 4, images
     for image in images:
         assert image['complete'] and image['width'] > 0 and image['height'] > 0, image
-        assert image['src'] == 'data:image/png;base6', image
+        assert image['src'] == 'data:image/png;base64,', image
     alts = ' | '.join(i['alt'] for i in images)
     for part in ('Measured deltas', 'Transfer results against the measured pre-training cost',
                  'Pre-training scalars', 'mixedae: iter_2.pth: r = 4 training images'):
@@ -64,7 +64,7 @@ def test_report_opens_in_chromium(report, tmp_path):
     assert results[0][1].startswith('measured (pt 2 iters')
     assert costs[0][0] == 'mixedae' and float(costs[0][1]) > 0 and costs[0][3] == '8'
     shot = cv2.imread(str(tmp_path / 'report.png'))
-    assert shot.shape[0] > 2000 and shot.shape[1] >= 1400 and shot.std() > 20
+    assert shot.shape[0] > 2000 and shot.shape[1] >= 1200 and shot.std() > 20
 
 
 def test_runs_log_to_tensorboard(study):
