@@ -1,14 +1,17 @@
 """Images/s per data-loading worker of the ImageNet pre-training pipeline on this CPU.
 
 Writes realistic JPEGs (default 500x375, quality 90, about ImageNet's typical size and
-file size) to a temporary folder, then runs the pre-training config's ``train_pipeline``
-(load + JPEG decode, RandomResizedCrop 224 bicubic with pillow, flip, PackInputs) in this
+file size) to a temporary folder, then runs the pre-training config's training pipeline
+(checked load + JPEG decode, RandomResizedCrop 224 bicubic with pillow, flip, PackInputs) in this
 one process, single-threaded as in a DataLoader worker, and prints images/s per worker
 (wall clock, and per CPU-second, the figure for an idle core) and how many workers a GPU
 consuming ``--img-per-s`` images per second needs.
 
+``--jpeg-check-cost`` also times the pipeline with the loader's truncated-JPEG check off
+(``check_jpeg_data=False``), the two interleaved pass by pass, and prints the ratio.
+
     python benchmarks/data_pipeline.py [--img-per-s 3482] [--num-images 64]
-        [--passes 3] [--width 500 --height 375 --quality 90]
+        [--passes 3] [--width 500 --height 375 --quality 90] [--jpeg-check-cost]
 """
 import argparse
 import math
@@ -49,29 +52,39 @@ def write_jpegs(folder: Path, num: int, width: int, height: int, quality: int) -
     return paths
 
 
-def build_pipeline(config: Path):
-    """The config's ``train_pipeline`` as an mmengine ``Compose`` (mmpretrain scope)."""
+def build_pipeline(config: Path, **loader_args):
+    """The pipeline of the config's training dataset (the checked loader, not the
+    inherited top-level ``train_pipeline``) as an mmengine ``Compose`` (mmpretrain scope),
+    ``loader_args`` added to its first step (the image loader)."""
     import mixedae  # noqa: F401  (registers the checked loader)
     from mmengine.config import Config
     from mmengine.dataset import Compose
     from mmengine.registry import DefaultScope
     cfg = Config.fromfile(str(config))
+    steps = cfg.train_dataloader.dataset.pipeline
+    pipeline = [dict(steps[0], **loader_args), *steps[1:]]
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return Compose(cfg.train_pipeline)
+        return Compose(pipeline)
 
 
-def measure(pipeline, paths: List[str], passes: int) -> Dict[str, float]:
-    """Median over passes of images/s, by wall clock and by CPU time."""
-    pipeline(dict(img_path=paths[0]))                          # warm-up (imports, caches)
-    wall, cpu = [], []
+def measure(pipelines: Dict[str, object], paths: List[str],
+            passes: int) -> Dict[str, Dict[str, float]]:
+    """Per pipeline, the median over passes of images/s, by wall clock and by CPU time;
+    the pipelines take turns pass by pass."""
+    wall: Dict[str, list] = {name: [] for name in pipelines}
+    cpu: Dict[str, list] = {name: [] for name in pipelines}
+    for pipeline in pipelines.values():
+        pipeline(dict(img_path=paths[0]))                      # warm-up (imports, caches)
     for _ in range(passes):
-        start_wall, start_cpu = time.perf_counter(), time.process_time()
-        for path in paths:
-            out = pipeline(dict(img_path=path))
-        wall.append(len(paths) / (time.perf_counter() - start_wall))
-        cpu.append(len(paths) / (time.process_time() - start_cpu))
-    assert out['inputs'].shape[-2:] == (224, 224), out['inputs'].shape
-    return dict(wall=statistics.median(wall), cpu=statistics.median(cpu))
+        for name, pipeline in pipelines.items():
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            for path in paths:
+                out = pipeline(dict(img_path=path))
+            wall[name].append(len(paths) / (time.perf_counter() - start_wall))
+            cpu[name].append(len(paths) / (time.process_time() - start_cpu))
+            assert out['inputs'].shape[-2:] == (224, 224), out['inputs'].shape
+    return {name: dict(wall=statistics.median(wall[name]), cpu=statistics.median(cpu[name]))
+            for name in pipelines}
 
 
 def main() -> None:
@@ -85,6 +98,8 @@ def main() -> None:
     parser.add_argument('--height', type=int, default=375)
     parser.add_argument('--quality', type=int, default=90)
     parser.add_argument('--config', type=Path, default=CONFIG)
+    parser.add_argument('--jpeg-check-cost', action='store_true',
+                        help='also time the loader with check_jpeg_data=False')
     args = parser.parse_args()
     cv2.setNumThreads(0)                         # as mmengine's workers (opencv_num_threads=0)
     torch.set_num_threads(1)
@@ -93,7 +108,11 @@ def main() -> None:
         paths = write_jpegs(Path(folder), args.num_images, args.width, args.height,
                             args.quality)
         kib = statistics.mean(Path(p).stat().st_size for p in paths) / 1024
-        rate = measure(build_pipeline(args.config), paths, args.passes)
+        pipelines = {'checked': build_pipeline(args.config)}
+        if args.jpeg_check_cost:
+            pipelines['no JPEG check'] = build_pipeline(args.config, check_jpeg_data=False)
+        rates = measure(pipelines, paths, args.passes)
+        rate = rates['checked']
     print(f'{args.num_images} JPEGs {args.width}x{args.height} q{args.quality} '
           f'(mean {kib:.0f} KiB), pipeline of {args.config.name}, one worker process')
     print(f"images/s per worker: {rate['wall']:.0f} (wall clock), "
@@ -101,6 +120,12 @@ def main() -> None:
     print(f'workers needed for {args.img_per_s:g} img/s: '
           f"{math.ceil(args.img_per_s / rate['wall'])} (wall clock), "
           f"{math.ceil(args.img_per_s / rate['cpu'])} (idle cores)")
+    if args.jpeg_check_cost:
+        unchecked = rates['no JPEG check']
+        print(f"without the truncated-JPEG check: {unchecked['wall']:.0f} images/s (wall), "
+              f"{unchecked['cpu']:.0f} (per CPU-second); checked / unchecked: "
+              f"{rate['wall'] / unchecked['wall']:.2f} (wall), "
+              f"{rate['cpu'] / unchecked['cpu']:.2f} (CPU)")
 
 
 if __name__ == '__main__':

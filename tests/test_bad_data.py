@@ -1,10 +1,15 @@
 """Bad data gives an error naming the file (or, opted in, a counted skip), never a crash
 without a file name deep in a data worker and never a silently wrong sample."""
 import logging
+import re
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
+from mmcv.transforms import LoadImageFromFile
 from mmdet.datasets import CocoDataset
 from mmengine.config import Config
 from mmengine.logging import MMLogger
@@ -14,7 +19,7 @@ from mmpretrain.datasets import CustomDataset
 from mmseg.datasets import ADE20KDataset
 from torch.utils.data import DataLoader
 
-from conftest import tiny_pretrain_config
+from conftest import striped_image, tiny_pretrain_config
 from mixedae.data import COCO_CLASSES, make_tiny_ade20k, make_tiny_coco, make_tiny_imagenet
 from mixedae.data.checks import DataLayoutError, check_data_config, check_dataset_files
 from mixedae.data.loading import (BadImageError, CheckedLoadAnnotations,
@@ -70,7 +75,7 @@ def test_empty_and_truncated_jpeg_are_named(imagenet_with_bad_jpegs):
     dataset = pretrain_dataset(root)
     with pytest.raises(BadImageError, match=f'{empty}: empty file'):
         dataset[index_of(dataset, empty)]
-    with pytest.raises(BadImageError, match=f'{cut}: cannot decode it'):
+    with pytest.raises(BadImageError, match=f'{cut}: truncated JPEG: the image data ends'):
         dataset[index_of(dataset, cut)]
     loader = DataLoader(dataset, batch_size=8, num_workers=1, collate_fn=list)
     with pytest.raises(BadImageError, match=str(empty.parent)):   # raised in a worker
@@ -178,3 +183,64 @@ def test_wrong_layouts(tmp_path):
     with pytest.raises(DataLayoutError, match='val_dataloader.dataset.ann_file: .*000001.jpg '
                                               r'is a binary file \(an image\?\)'):
         check_data_config(cfg)
+
+
+# ---------------------------------------------------------------- bounded decoding
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A tiny JPEG whose frame header (SOF0) claims ``width`` x ``height``."""
+    data = bytearray(cv2.imencode('.jpg', np.full((8, 8, 3), 128, np.uint8))[1].tobytes())
+    sof = data.index(b'\xff\xc0')
+    data[sof + 5:sof + 9] = struct.pack('>HH', height, width)
+    return bytes(data)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose IHDR (CRC fixed up) claims ``width`` x ``height``."""
+    data = bytearray(cv2.imencode('.png', np.zeros((8, 8), np.uint8))[1].tobytes())
+    data[16:24] = struct.pack('>II', width, height)
+    data[29:33] = struct.pack('>I', zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def test_oversized_image_headers_are_refused_before_decoding(tmp_path):
+    """Upstream decodes the 20000x20000 JPEG as a grey 1.2-GB image (seconds)."""
+    for name, data in (('bomb.jpg', jpeg_claiming(20000, 20000)),
+                       ('bomb.png', png_claiming(20000, 20000))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert len(data) < 1000
+        with pytest.raises(BadImageError, match=f'{path}: image') as error:
+            CheckedLoadImageFromFile()(dict(img_path=str(path)))
+        assert '20000x20000' in str(error.value) or 'exceeds limit' in str(error.value)
+    path = tmp_path / 'wide.jpg'
+    path.write_bytes(jpeg_claiming(12000, 9000))        # 1.08e8 px: above the 1e8 default
+    with pytest.raises(BadImageError, match=re.escape(
+            f'{path}: image header claims 12000x9000 = 108,000,000 pixels, more than '
+            'max_pixels=100,000,000; not decoded')):
+        CheckedLoadImageFromFile()(dict(img_path=str(path)))
+
+    path = tmp_path / 'small.png'
+    cv2.imwrite(str(path), np.zeros((40, 50, 3), np.uint8))
+    assert CheckedLoadImageFromFile()(dict(img_path=str(path)))['img'].shape == (40, 50, 3)
+    with pytest.raises(BadImageError, match='50x40 = 2,000 pixels, more than '
+                                            'max_pixels=1,000'):
+        CheckedLoadImageFromFile(max_pixels=1000)(dict(img_path=str(path)))
+
+
+def test_jpeg_cut_short_with_an_end_marker_is_named(tmp_path):
+    """Upstream decodes it without an error, the missing half grey."""
+    image = striped_image(np.random.default_rng(0), 96)
+    data = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    path = tmp_path / 'cut.jpg'
+    path.write_bytes(data[:len(data) // 2] + b'\xff\xd9')
+    assert LoadImageFromFile()(dict(img_path=str(path)))['img'].shape == (96, 96, 3)
+    with pytest.raises(BadImageError, match=f'{path}: truncated JPEG: the image data ends '
+                                            'early'):
+        CheckedLoadImageFromFile()(dict(img_path=str(path)))
+    loader = CheckedLoadImageFromFile(skip_bad=True)
+    assert loader(dict(img_path=str(path))) is None and loader.num_skipped == 1
+    path.write_bytes(data)
+    assert np.array_equal(CheckedLoadImageFromFile()(dict(img_path=str(path)))['img'],
+                          LoadImageFromFile()(dict(img_path=str(path)))['img'])

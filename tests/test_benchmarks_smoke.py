@@ -66,10 +66,12 @@ def test_cpu_benchmark_rejects_unknown_variant(run_script):
 
 def test_data_pipeline_smoke(run_script):
     out = run_script('data_pipeline', '--num-images', '4', '--passes', '1',
-                     '--img-per-s', '1000')
+                     '--img-per-s', '1000', '--jpeg-check-cost')
     assert re.search(r'4 JPEGs 500x375 q90 \(mean \d+ KiB\)', out)
     kib = int(re.search(r'mean (\d+) KiB', out).group(1))
     assert 60 <= kib <= 200, 'generated JPEGs should be photograph-sized'
     rate = float(re.search(r'per worker: (\d+) \(wall clock\)', out).group(1))
     workers = int(re.search(r'for 1000 img/s: (\d+) \(wall clock\)', out).group(1))
     assert workers == math.ceil(1000 / rate)
+    ratio = float(re.search(r'checked / unchecked: ([\d.]+) \(wall\)', out).group(1))
+    assert 0 < ratio < 2

@@ -106,10 +106,10 @@ class Payload:
 
 @pytest.mark.parametrize('make, message', [
     (lambda p: None, 'no such checkpoint file'),
-    (lambda p: p.write_text('not a checkpoint'), 'not a readable PyTorch checkpoint'),
+    (lambda p: p.write_text('not a checkpoint'), 'not a checkpoint: neither a PyTorch'),
     (lambda p: torch.save({'state_dict': {'head.x': torch.zeros(1)}}, p),
      'no ViT encoder weights'),
-    (detector_checkpoint, 'downstream model checkpoint'),
+    (detector_checkpoint, 'weights of a downstream model'),
     (lambda p: torch.save({'state_dict': {}, 'meta': Payload()}, p), 'refused to load'),
 ], ids=['missing', 'not-torch', 'no-encoder', 'detector', 'pickled-object'])
 def test_bad_input_gives_a_clear_error_and_no_file(tmp_path, make, message):

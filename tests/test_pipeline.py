@@ -6,8 +6,10 @@ iterations per training stage and the tiny datasets made in a temporary folder.
 """
 import csv
 import fcntl
+import hashlib
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,7 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
+from timm.models.vision_transformer import VisionTransformer
 
 from conftest import PUBLISHED, ROOT, TOOLS, demo_method, write_pipeline
 from mixedae.pipeline import (Context, PipelineConfigError, load_spec, plan_stages,
@@ -226,6 +230,46 @@ def test_failed_stage_is_reported_and_others_finish(study, monkeypatch):
     assert mae['lin_top1'] != '' and mae['ft_top1'] == ''   # what exists; the rest blank
 
 
+def test_method_given_as_a_checkpoint(study, monkeypatch):
+    """``methods.<name> = dict(checkpoint=...)`` with an official MAE file: no pre-training;
+    the convert stage reads the file; the row names the file and its sha256; the file's
+    stamp decides whether the conversion is up to date."""
+    cwd, _ = study
+    monkeypatch.chdir(cwd)   # reuse the tiny datasets of the study
+    weights = cwd / 'mae_pretrain_vit_tiny.pth'
+    torch.manual_seed(0)
+    encoder = VisionTransformer(
+        img_size=32, patch_size=8, embed_dim=64, depth=4, num_heads=4, num_classes=0)
+    torch.save({'model': encoder.state_dict()}, weights)
+    config = write_pipeline(cwd / 'given.py', {'mae_official': dict(checkpoint=str(weights))},
+                            dict(cls_linear={}))
+    spec = load_spec(config, cwd / 'given')
+    stages = plan_stages(spec, PUBLISHED)
+    assert [s.name for s in stages] == ['prepare', 'mae_official/convert',
+                                        'mae_official/cls_linear', 'tabulate']
+    ctx = Context(TOOLS, env=spec.env)
+    out = io.StringIO()
+    outcomes = run_stages(stages, ctx, out=out)
+    assert [o.status for o in outcomes] == ['done'] * 4, out.getvalue()
+    sha256 = hashlib.sha256(weights.read_bytes()).hexdigest()
+    record = json.loads((cwd / 'given/mae_official/convert/weights.json').read_text())
+    assert record['sha256'] == sha256 and record['file'] == weights.name
+    assert record['format'].startswith('official MAE checkpoint')
+    rows = list(csv.DictReader(io.StringIO((cwd / 'given/tables/results.csv').read_text())))
+    (row,) = [r for r in rows if r['method'] == 'mae_official']
+    assert row['provenance'] == (f'measured (lin 2 iters; weights {weights.name} '
+                                 f'sha256:{sha256[:12]})')
+    assert row['lin_top1'] != '' and row['step_time_s'] == ''   # no pre-training measured
+    convert = stages[1]
+    assert [o.status for o in run_stages(stages, ctx, only=['convert'], out=out)] == [
+        'skipped']
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert run_stages(stages, ctx, only=['convert'], out=out)[0].status == 'done'
+    assert convert.signature(ctx)['inputs'] == [[str(weights), stat.st_size,
+                                                 stat.st_mtime_ns + 10**9]]
+
+
 def test_full_study_dry_run_lists_stages():
     result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
                              'configs/pipelines/imagenet_vit-base.py', '--dry-run'],
@@ -258,6 +302,10 @@ def test_bad_pipeline_configs_are_named(tmp_path):
         (dict(good, cfg_options=dict(pretrian={})), r'cfg_options.pretrian: no such stage'),
         (dict(good, cfg_options=dict(pretrain={'work_dir': 'a b'})),
          r"cfg_options.pretrain: work_dir='a b' cannot be passed as --cfg-options"),
+        (dict(good, methods=dict(m=dict(checkpoint='nope.pth'))),
+         r"methods.m.checkpoint: checkpoint file 'nope.pth' does not exist"),
+        (dict(good, methods=dict(m=dict(good['methods']['m'], checkpoint=str(tmp_path)))),
+         r'methods.m: a method is a pre-training config or a checkpoint, not both'),
     ]
     for index, (cfg, message) in enumerate(cases):
         path = tmp_path / f'bad{index}.py'

@@ -1,6 +1,7 @@
 """Tests for mixedae.tabulate and tools/tabulate.py on work dirs written like mmengine's."""
 import csv
 import json
+import os
 import re
 import runpy
 import subprocess
@@ -368,6 +369,81 @@ def test_cli(study, tmp_path, monkeypatch, capsys):
     assert '62.00 (+0.50)' in out
     assert f'wrote {study / "tables" / "deltas_vs_mae.png"}' in out
     assert (study / 'tables' / 'accuracy_vs_cost.png').is_file()
+
+
+def test_runs_given_one_by_one(study, tmp_path):
+    """Runs made elsewhere join the first root's study (replacing that task) or form one of
+    their own; a work_dir stands for its newest run; errors name the path."""
+    outside = tmp_path / 'work_dirs' / 'upernet_mae'
+    write_run(outside, '20240105_000000', train=[train_line(8, 0.5)],
+              val=[{'mIoU': 41.0, 'aAcc': 70.0, 'mAcc': 50.0, 'step': 8}])
+    run = outside / '20240105_000000'
+    rows = by_method(collect(study, runs={'mae': {'seg_ade20k': run},
+                                          'mixedae': {'seg_ade20k': outside}}))
+    assert rows['mae'].values['ade_miou'] == 41.0 and rows['mixedae'].delta('ade_miou') == 0
+    assert rows['mae'].provenance.endswith('seg 8 iters)')
+    alone = by_method(collect(None, runs={'mae': {'seg_ade20k': run}}))
+    assert list(alone) == ['mae'] and alone['mae'].values == {'ade_miou': 41.0}
+    for runs, message in (({'mae': {'seg': run}}, '--run mae:seg: unknown task'),
+                          ({'mae': {'seg_ade20k': tmp_path / 'x'}}, f'{tmp_path / "x"}: run '
+                                                                    'folder does not exist'),
+                          ({'mae': {'seg_ade20k': tmp_path}}, f'{tmp_path}: neither')):
+        with pytest.raises(TabulateError, match=re.escape(message)):
+            collect(None, runs=runs)
+
+
+def test_weights_record_in_provenance(study):
+    convert = study / 'naive_mix' / 'convert'
+    convert.mkdir()
+    (convert / 'weights.json').write_text(json.dumps(
+        {'file': 'mae_pretrain_vit_base.pth', 'sha256': 'ab' * 32}))
+    rows = by_method(collect(study))
+    assert rows['naive_mix'].provenance == ('measured (pt 10 iters; weights '
+                                            'mae_pretrain_vit_base.pth sha256:abababababab)')
+    (convert / 'weights.json').write_text('{"file": 1')
+    with pytest.raises(TabulateError, match=re.escape(f'{convert / "weights.json"}: unread')):
+        collect(study)
+
+
+@pytest.mark.slow
+def test_run_made_with_mmseg_tools_train_appears_through_run(tmp_path, monkeypatch, capsys):
+    """mmseg's own tools/train.py (shipped in the package) on the tiny ADE20K config with
+    official MAE weights converted for it; tools/tabulate.py --run puts it in a table."""
+    import torch
+    from mmengine.utils import get_installed_path
+    from mixedae.convert import convert_checkpoint
+    from mixedae.data import make_tiny_ade20k
+    from test_convert_sources import timm_vit
+    make_tiny_ade20k(tmp_path / 'ade', seed=0, num_train=2, num_val=1, size=64)
+    data_root = tmp_path / 'ade' / 'ADEChallengeData2016'
+    torch.save({'model': timm_vit(depth=4).state_dict()}, tmp_path / 'mae_pretrain.pth')
+    convert_checkpoint(str(tmp_path / 'mae_pretrain.pth'), 'mmpretrain', str(tmp_path / 'cls.pth'))
+    work_dir = tmp_path / 'work_dirs' / 'seg-ade20k_vit-tiny-p8_tiny'
+    train = Path(get_installed_path('mmseg')) / '.mim' / 'tools' / 'train.py'
+    options = [f'model.backbone.init_cfg.checkpoint={tmp_path / "cls.pth"}',
+               'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+               'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2',
+               *(f'{s}_dataloader.dataset.data_root={data_root}' for s in ('train', 'val',
+                                                                          'test'))]
+    done = subprocess.run([sys.executable, str(train),
+                           str(REPO / 'configs/demo/seg-ade20k_vit-tiny-p8_tiny.py'),
+                           '--work-dir', str(work_dir), '--cfg-options', *options],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, 'PYTHONPATH': str(REPO), 'OMP_NUM_THREADS': '1'})
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = [p for p in work_dir.iterdir() if p.is_dir()]
+    logged = [json.loads(line) for line in (run / 'vis_data' / 'scalars.json').open()]
+    miou = [r['mIoU'] for r in logged if 'mIoU' in r][-1]
+
+    tool = REPO / 'tools' / 'tabulate.py'
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, 'argv', [str(tool), '--run',
+                                      f'mae:seg_ade20k={run.relative_to(tmp_path)}'])
+    runpy.run_path(str(tool), run_name='__main__')
+    assert f'wrote {Path("tables") / "results.csv"}' in capsys.readouterr().out
+    records = {r['method']: r for r in csv.DictReader((tmp_path / 'tables/results.csv').open())}
+    assert float(records['mae']['ade_miou']) == pytest.approx(miou)
+    assert records['mae']['provenance'] == 'measured (seg 2 iters)'
 
 
 def test_importable_without_mmdet_mmseg():

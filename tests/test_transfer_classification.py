@@ -76,7 +76,8 @@ def test_classification_config_builds_model_and_pipeline(path, imagenet_root):
         assert cfg.model.train_cfg.augments[0].type == 'Mixup'
         assert model.backbone.pos_embed.requires_grad       # learnt in fine-tuning
     assert {h.type for h in cfg.custom_hooks} == {'DatasetCheckHook', 'PerIterationSeedHook',
-                                                  'NonFiniteLossHook', 'RunInfoHook'}
+                                                  'NonFiniteLossHook', 'RunInfoHook',
+                                                  'PretrainedLoadCheckHook'}
     # upstream pipelines with the checked loader (linear probing: resizing bicubic, as
     # MAE's main_linprobe.py)
     bicubic = {'RandomResizedCrop', 'ResizeEdge'} if 'linear' in path.name else set()

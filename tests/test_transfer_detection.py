@@ -130,7 +130,7 @@ def test_layer_decay_scales_lr_by_backbone_depth(config, num_layers, rate, base_
     # backbone's LayerNorms only; biases and the neck's / heads' channel LayerNorms decay
     assert groups['roi_head.bbox_head.fc_cls.bias'] == (scale(top), wd)
     assert groups['backbone.layers.0.attn.qkv.bias'] == (scale(1), wd)
-    assert any('ln' in n and n.startswith('neck.') and d == wd for n, (_, d) in groups.items())
+    assert groups['neck.lateral_convs.0.norm_layer.weight'] == (scale(top), wd)
     assert {n for n, (_, d) in groups.items() if d == 0} == {'backbone.pos_embed', *(
         f'backbone.layers.{i}.{ln}.{p}' for i in range(num_layers) for ln in ('ln1', 'ln2')
         for p in ('weight', 'bias'))}

@@ -2,6 +2,9 @@
 loaders, DatasetCheckHook), the configs carry the reliability hooks, and the checked
 pipelines give the samples the upstream loaders give."""
 import copy
+import functools
+import json
+import logging
 import random
 import re
 from pathlib import Path
@@ -12,13 +15,14 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.registry import HOOKS, DefaultScope
 from mmengine.runner import Runner
 from mmengine.utils import get_installed_path
 
 from conftest import CONFIGS, unscoped
 from mixedae.data import COCO_CLASSES, make_tiny_ade20k, make_tiny_coco
-from mixedae.data.checks import DataLayoutError
+from mixedae.data.checks import DataLayoutError, check_dataset_annotations
 from mixedae.data.loading import BadImageError, CheckedLoadAnnotations
 
 DET = CONFIGS / 'benchmarks/detection'
@@ -35,7 +39,8 @@ FULL_SEG, TINY_SEG = SEG_CONFIGS[1], SEG_CONFIGS[2]
 UPSTREAM_SEG = (Path(get_installed_path('mmseg')) /
                 '.mim/configs/mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py')
 SPLITS = ('train', 'val', 'test')
-HOOK_TYPES = ['DatasetCheckHook', 'PerIterationSeedHook', 'NonFiniteLossHook', 'RunInfoHook']
+HOOK_TYPES = ['DatasetCheckHook', 'PerIterationSeedHook', 'NonFiniteLossHook', 'RunInfoHook',
+              'PretrainedLoadCheckHook']
 
 
 def unchecked(pipeline: list) -> list:
@@ -43,9 +48,14 @@ def unchecked(pipeline: list) -> list:
     return [dict(step, type=step['type'].replace('Checked', '')) for step in pipeline]
 
 
+@functools.lru_cache(maxsize=None)
+def parsed_config(path: Path) -> Config:
+    return Config.fromfile(str(path))
+
+
 def transfer_config(path: Path, data_root: Path) -> Config:
     """The config with every dataset at ``data_root`` (tiny COCO: its three classes)."""
-    cfg = Config.fromfile(str(path))
+    cfg = copy.deepcopy(parsed_config(path))
     for split in SPLITS:
         dataset = cfg[f'{split}_dataloader'].dataset
         dataset.data_root = str(data_root)
@@ -70,6 +80,23 @@ def build_dataset(cfg: Config, split: str, pipeline: list | None = None):
 def index_of(dataset, key: str, path: Path) -> int:
     return next(i for i in range(len(dataset))
                 if dataset.get_data_info(i)[key] == str(path))
+
+
+class MMLoggerRecords(logging.Handler):
+    """Collect what is logged to the current MMLogger inside the ``with`` block."""
+
+    def __init__(self, records: list):
+        super().__init__()
+        self.records = records
+
+    def emit(self, record):
+        self.records.append(record.getMessage())
+
+    def __enter__(self):
+        MMLogger.get_current_instance().addHandler(self)
+
+    def __exit__(self, *exc):
+        MMLogger.get_current_instance().removeHandler(self)
 
 
 def check_hook(cfg: Config):
@@ -111,7 +138,7 @@ def test_configs_use_checked_loaders_and_reliability_hooks(path):
         HOOKS.build(hook)
     assert 'mixedae' in cfg.custom_imports.imports
     if cfg.default_scope == 'mmdet':
-        label_loader = 'mmdet.LoadAnnotations'            # COCO json: nothing to check
+        label_loader = 'mmdet.CheckedLoadAnnotations'     # COCO: instances without masks
     else:   # the demo names mmseg's transforms with the prefix, as it did before
         label_loader = ('mmseg.' if 'demo' in path.parts else '') + 'CheckedLoadAnnotations'
     for split in SPLITS:
@@ -170,10 +197,9 @@ def test_checked_pipelines_give_upstream_samples(path, coco_root, ade_root):
             if type(ours) is type(theirs):
                 assert repr(ours) == repr(theirs)
             else:   # a checked loader: upstream's settings, plus skip_bad
-                assert type(ours).__name__ == 'Checked' + type(theirs).__name__
+                assert type(ours).__name__.startswith('Checked')
                 assert vars(theirs).items() <= vars(ours).items() and not ours.skip_bad
-        assert sum(type(a) is not type(b) for a, b in pairs) == (
-            1 if cfg.default_scope == 'mmdet' else 2)
+        assert sum(type(a) is not type(b) for a, b in pairs) == 2   # image + labels
         for index in range(min(len(checked), 2)):
             assert_same_sample(seeded_sample(checked, index), seeded_sample(plain, index))
 
@@ -279,3 +305,99 @@ def test_skip_bad_opt_in_draws_another_training_sample(path, coco_root, ade_root
     assert skipped >= (2 if seg else 1)
     if seg:
         assert isinstance(dataset.pipeline.transforms[1], CheckedLoadAnnotations)
+
+
+# ---------------------------------------------------------------- annotation faults
+
+
+def break_coco_annotations(ann_file: Path) -> dict:
+    """Four faults, one per annotation: a box of negative width, an unknown image id, an
+    unknown category, no segmentation. Returns their annotation ids by fault."""
+    coco = json.loads(ann_file.read_text())
+    anns = coco['annotations']
+    anns[0]['bbox'][2] = -3.0
+    anns[1]['image_id'] = 999
+    anns[2]['category_id'] = 77
+    del anns[3]['segmentation']
+    ann_file.write_text(json.dumps(coco))
+    return {fault: f'annotation {ann["id"]} (image {ann["image_id"]})'
+            for fault, ann in zip(('box', 'image', 'category', 'segmentation'), anns)}
+
+
+@pytest.mark.parametrize('split', ['train', 'val'])
+def test_coco_annotation_faults_are_named_before_training(split, coco_root):
+    """mmdet drops the first three silently and fails on the fourth with a bare
+    KeyError: 'mask'; the hook names the file and the ids (training and evaluation)."""
+    ann_file = coco_root / f'annotations/instances_{split}2017.json'
+    faults = break_coco_annotations(ann_file)
+    cfg = transfer_config(TINY_DET, coco_root)
+    dataset = build_dataset(cfg, split)
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset),
+                             val_dataloader=SimpleNamespace(dataset=dataset), val_loop=None,
+                             test_dataloader=SimpleNamespace(dataset=dataset))
+    with pytest.raises(DataLayoutError) as error:
+        (check_hook(cfg).before_train if split == 'train' else
+         check_hook(cfg).before_test)(runner)
+    message = str(error.value)
+    assert message.startswith(f'{split if split == "train" else "test"}_dataloader.dataset '
+                               f'({ann_file}): ')
+    for fault, where in faults.items():
+        assert where in message, fault
+    assert 'non-positive width' in message and 'no segmentation' in message
+
+    records = []
+    with MMLoggerRecords(records):                          # opted in: counted, logged
+        assert check_dataset_annotations(dataset, 'x', skip_bad=True) == 4
+    (warning,) = [m for m in records if str(ann_file) in m]
+    assert '1 with box of non-positive width' in warning
+    assert warning.endswith('(skip_bad=True: training goes on without them)')
+
+
+def test_coco_instance_without_segmentation_is_named_by_the_loader(coco_root):
+    """The issue-14 case: mmdet's LoadAnnotations raises a bare KeyError: 'mask'."""
+    ann_file = coco_root / 'annotations/instances_train2017.json'
+    coco = json.loads(ann_file.read_text())
+    image_id = coco['annotations'][0]['image_id']
+    del coco['annotations'][0]['segmentation']
+    ann_file.write_text(json.dumps(coco))
+    cfg = transfer_config(TINY_DET, coco_root)
+    dataset = build_dataset(cfg, 'train')
+    index = next(i for i in range(len(dataset))
+                 if dataset.get_data_info(i)['img_id'] == image_id)
+    path = dataset.get_data_info(index)['img_path']
+    with pytest.raises(BadImageError, match=re.escape(
+            f'{path}: instance(s) [0] of image id {image_id} have no segmentation')):
+        dataset[index]
+    unchecked_dataset = build_dataset(cfg, 'train', unchecked(
+        cfg.train_dataloader.dataset.pipeline))
+    with pytest.raises(KeyError, match='mask'):          # upstream: no file, no id
+        unchecked_dataset[index]
+
+
+def write_label_values(label: Path, values: list, dtype=np.uint8) -> None:
+    seg = cv2.imread(str(label), cv2.IMREAD_UNCHANGED).astype(dtype)
+    for i, value in enumerate(values):
+        seg[i, :8] = value
+    cv2.imwrite(str(label), seg)
+
+
+@pytest.mark.parametrize('split', ['train', 'val'])
+def test_ade20k_label_values_outside_the_classes_are_named(split, ade_root):
+    """Upstream: silently out of the metric (val) or an IndexError in the loss (train)."""
+    cfg = transfer_config(TINY_SEG, ade_root)
+    dataset = build_dataset(cfg, split)
+    folder = 'training' if split == 'train' else 'validation'
+    label = sorted((ade_root / 'annotations' / folder).glob('*.png'))[0]
+    index = index_of(dataset, 'seg_map_path', label)
+    write_label_values(label, [0, 150, 255])               # ignored, last class, ignored
+    check_hook(cfg).before_test(SimpleNamespace(test_dataloader=SimpleNamespace(
+        dataset=dataset)))                                  # binds the 150 classes
+    dataset[index]
+    write_label_values(label, [151, 200])
+    with pytest.raises(BadImageError, match=re.escape(
+            f'{label}: label values 151, 200 are not among the 150 classes (valid: 0..150, '
+            '0 and 255 ignored (reduce_zero_label))')):
+        dataset[index]
+    write_label_values(label, [300], dtype=np.uint16)      # a 16-bit map: mmseg wraps 300
+    with pytest.raises(BadImageError, match=re.escape(f'{label}: 16-bit label map')):
+        dataset[index]

@@ -1,11 +1,15 @@
 """Tabulate MixedAE studies against MAE and the published numbers.
 
-Usage: python tools/tabulate.py WORK_DIR [WORK_DIR ...] [--baseline mae] [--out-dir DIR]
+Usage: python tools/tabulate.py [WORK_DIR ...] [--run METHOD:TASK=PATH ...]
+                                [--baseline mae] [--out-dir DIR]
 
 Each WORK_DIR is a study root `ROOT/<method>/<task>/<timestamp>/` (see mixedae.tabulate).
+`--run` adds a run made with any tool (e.g. mmseg's tools/train.py:
+`--run mae:seg_ade20k=work_dirs/<cfg>/<timestamp>`, or its work_dir for the newest run) to
+the first WORK_DIR's study, or to a study of its own without WORK_DIR.
 Beside each study stand only the published references of the same protocol, backbone and
-pre-training length. Prints the table, writes results.{md,csv,tex} and two PNG plots, and
-prints their paths.
+pre-training length.
+Prints the table, writes results.{md,csv,tex} and two PNG plots, and prints their paths.
 """
 import argparse
 import importlib
@@ -27,24 +31,45 @@ else:
 PUBLISHED = Path(__file__).resolve().parents[1] / 'benchmarks' / 'published_results.json'
 
 
-def parse_args() -> argparse.Namespace:
+def parse_run(text: str) -> tuple[str, str, Path]:
+    """'METHOD:TASK=PATH' -> (method, task, path)."""
+    name, sep, path = text.partition('=')
+    method, colon, task = name.partition(':')
+    if not (sep and colon and method and task and path):
+        raise argparse.ArgumentTypeError(f'{text!r} is not METHOD:TASK=PATH')
+    return method, task, Path(path)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('work_dirs', nargs='+', type=Path, metavar='WORK_DIR',
+    parser.add_argument('work_dirs', nargs='*', type=Path, metavar='WORK_DIR',
                         help='study root laid out as <method>/<task>/<timestamp>/')
+    parser.add_argument('--run', action='append', type=parse_run, default=[],
+                        metavar='METHOD:TASK=PATH',
+                        help='one task of a method from a run folder or work_dir made with '
+                             'any tool (repeatable)')
     parser.add_argument('--baseline', default='mae',
                         help='method folder the deltas and the cost ratio refer to')
     parser.add_argument('--out-dir', type=Path,
-                        help='where tables and plots go (default: <first WORK_DIR>/tables)')
+                        help='where tables and plots go (default: <first WORK_DIR>/tables, '
+                             'or ./tables with --run only)')
     parser.add_argument('--published', type=Path, default=PUBLISHED,
                         help='published reference numbers (JSON)')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    if not args.work_dirs and not args.run:
+        parser.error('give a WORK_DIR or --run')
+    return args
 
 
-def main() -> None:
-    args = parse_args()
-    out_dir = args.out_dir or args.work_dirs[0] / 'tables'
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    out_dir = args.out_dir or (args.work_dirs[0] if args.work_dirs else Path()) / 'tables'
+    runs: dict[str, dict[str, Path]] = {}
+    for method, task, path in args.run:
+        runs.setdefault(method, {})[task] = path
     try:
-        text, written = tabulate(args.work_dirs, args.published, out_dir, args.baseline)
+        text, written = tabulate(args.work_dirs, args.published, out_dir, args.baseline,
+                                 runs)
     except TabulateError as e:
         sys.exit(f'error: {e}')
     print(text)

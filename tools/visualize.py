@@ -13,6 +13,7 @@ import argparse
 import sys
 
 import mixedae  # noqa: F401  (registers modules)
+from mixedae.engine import CorruptCheckpointError, UnsafeCheckpointError
 from mixedae.visualize import (load_mixing_model, probe_group, read_square_images,
                                render_grid, write_png)
 
@@ -40,7 +41,7 @@ def main() -> int:
         images = read_square_images(args.images, grid * model.head.patch_size)
         probe = probe_group(model, images, query, args.seed)
         write_png(render_grid(probe, query, model.head.patch_size), args.out)
-    except (ValueError, FileNotFoundError, OSError) as e:
+    except (ValueError, OSError, CorruptCheckpointError, UnsafeCheckpointError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     print(f'wrote {args.out} (layer {probe.layer}, query patch {query}, '

@@ -9,6 +9,7 @@ custom_hooks = [
     dict(type='PerIterationSeedHook'),             # exact resume
     dict(type='NonFiniteLossHook', action='stop'),
     dict(type='RunInfoHook'),                      # run_info.json for the tables
+    dict(type='PretrainedLoadCheckHook'),          # the checkpoint fills the encoder
 ]
 
 # the checked version of mmpretrain's image loader: the configs map their inherited

@@ -1,15 +1,19 @@
 # What the COCO detection and ADE20K segmentation configs add to the mmdet / mmseg recipes
 # they inherit: the project's modules and its reliability hooks. Their pipelines load with
-# CheckedLoadImageFromFile (and ADE20K's label maps with CheckedLoadAnnotations, which also
-# checks that a label map is as large as its image): an unreadable file stops the run with
+# CheckedLoadImageFromFile (and ADE20K's label maps / COCO's boxes and masks with mmseg's /
+# mmdet's CheckedLoadAnnotations, which also check a label map's size, bit depth and
+# values, and that an instance has a segmentation): an unreadable file stops the run with
 # its name; pipeline.N.skip_bad=True skips bad training files with a counted warning.
 custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
 
 custom_hooks = [
-    dict(type='DatasetCheckHook'),       # every image / label map listed exists (COCO json)
+    dict(type='DatasetCheckHook'),       # files listed exist; COCO annotations are sound
     dict(type='PerIterationSeedHook'),   # exact resume: drop path, RoI sampling, dropout
     dict(type='NonFiniteLossHook', action='stop'),
     dict(type='RunInfoHook'),            # run_info.json: protocol, backbone, batch (tables)
+    # the backbone checkpoint fills the encoder (else: the file, what it is, the missing
+    # keys and the converter command) -- also for mmseg's MAE, which loads strict=False
+    dict(type='PretrainedLoadCheckHook'),
 ]
 
 # mmseg's ADE20K loaders and their checked versions: the ADE20K configs map mmseg's

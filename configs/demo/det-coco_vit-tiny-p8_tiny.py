@@ -41,7 +41,7 @@ model = dict(
 
 train_pipeline = [
     dict(type='CheckedLoadImageFromFile'),
-    dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='mmdet.CheckedLoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='mmdet.RandomFlip', prob=0.5),
     dict(type='RandomResize', scale=image_size, ratio_range=(0.5, 1.5),
          keep_ratio=True),
@@ -55,7 +55,7 @@ test_pipeline = [
     dict(type='CheckedLoadImageFromFile'),
     dict(type='mmdet.Resize', scale=image_size, keep_ratio=True),
     dict(type='mmdet.Pad', size=image_size, pad_val=dict(img=(114, 114, 114))),
-    dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='mmdet.CheckedLoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='mmdet.PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]

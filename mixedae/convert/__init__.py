@@ -1,8 +1,10 @@
-"""Pre-training checkpoint -> backbone weights for mmpretrain, mmdet, mmseg and timm."""
+"""Pre-trained ViT weights (our pre-training checkpoints, official MAE, timm, mmseg's
+beit2mmseg output) -> backbone weights for mmpretrain, mmdet, mmseg and timm."""
 from .checkpoint import ConversionReport, convert_checkpoint, load_into_target
-from .encoder import ConversionError, EncoderArch, encoder_state_dict, infer_arch
+from .encoder import ConversionError, EncoderArch, infer_arch, is_encoder_key
+from .sources import FORMATS, SourceEncoder, describe_file, detect, read_source
 from .targets import TARGETS
 
-__all__ = ['TARGETS', 'ConversionError', 'ConversionReport', 'EncoderArch',
-           'convert_checkpoint', 'encoder_state_dict', 'infer_arch',
-           'load_into_target']
+__all__ = ['FORMATS', 'TARGETS', 'ConversionError', 'ConversionReport', 'EncoderArch',
+           'SourceEncoder', 'convert_checkpoint', 'describe_file', 'detect', 'infer_arch',
+           'is_encoder_key', 'load_into_target', 'read_source']

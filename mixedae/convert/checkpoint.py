@@ -1,13 +1,16 @@
 """Convert a pre-training checkpoint file and check it in the target model."""
 import os
-import zipfile
+import os.path as osp
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from ..engine.checkpoint_loading import UnsafeCheckpointError, load_checkpoint_file
-from .encoder import ConversionError, EncoderArch, encoder_state_dict, infer_arch
+from ..engine.atomic_write import FileWriteError, atomic_output
+from ..engine.checkpoint_loading import load_checkpoint_file
+from ..engine.tensor_digest import add_tensor_digest
+from .encoder import ConversionError, EncoderArch, infer_arch
+from .sources import read_source
 from .targets import TARGETS, Target
 
 
@@ -19,13 +22,14 @@ class ConversionReport:
     arch: EncoderArch
     num_tensors: int
     missing: tuple[str, ...]       # none a pre-training provides (else an error is raised)
+    source: str = ''               # what the source file is (format, file type)
 
     def __str__(self) -> str:
         a = self.arch
         text = (f'{self.out}: {self.num_tensors} tensors for {self.target} (ViT '
-                f'{a.embed_dims}d x {a.num_layers}, patch {a.patch_size}, {a.img_size} px); '
-                f'loaded into {TARGETS[self.target].model_name}: unexpected keys: none, '
-                'missing keys: ')
+                f'{a.embed_dims}d x {a.num_layers}, patch {a.patch_size}, {a.img_size} px) '
+                f'from {self.source or "the checkpoint"}; loaded into '
+                f'{TARGETS[self.target].model_name}: unexpected keys: none, missing keys: ')
         return text + (f'{len(self.missing)} not given by pre-training ('
                        + ', '.join(sorted({k.split('.')[-1] for k in self.missing})) + ')'
                        if self.missing else 'none')
@@ -64,48 +68,49 @@ def load_into_target(converted: dict, target: str, arch: EncoderArch,
     return tuple(result.missing_keys)
 
 
-def read_checkpoint(src: str) -> dict:
-    """A checkpoint file through the project's safe loader, with errors naming it."""
-    if not os.path.isfile(src):
-        raise ConversionError(f'{src}: no such checkpoint file')
-    if not zipfile.is_zipfile(src):
-        raise ConversionError(f'{src}: not a readable PyTorch checkpoint (not the zip '
-                              'format torch.save writes)')
-    try:
-        return load_checkpoint_file(src, map_location='cpu')
-    except UnsafeCheckpointError as e:
-        raise ConversionError(str(e)) from e
-    except Exception as e:   # not a torch file: zip/pickle errors of many types
-        raise ConversionError(f'{src}: not a readable PyTorch checkpoint '
-                              f'({type(e).__name__}: {e})') from e
+def check_output_path(src: str, out: str) -> None:
+    """Refuse an output that is the input: the same path, a symlink or hard link to it,
+    or a path that resolves to it."""
+    same = osp.realpath(src) == osp.realpath(out) or (
+        osp.exists(src) and osp.exists(out) and osp.samefile(src, out))
+    if same:
+        raise ConversionError(f'{out}: the output is the input checkpoint {src} (or a link '
+                              'to it); converting would replace it. Choose another output')
 
 
-def convert_checkpoint(src: str, target: str, out: str,
-                       num_heads: int | None = None) -> ConversionReport:
-    """Convert the pre-training checkpoint ``src`` (MixedAE, naive mix or mmpretrain MAE)
-    for ``target`` and write ``out``; ``num_heads`` only sizes the checking model.
+def convert_checkpoint(src: str, target: str, out: str, num_heads: int | None = None,
+                       source_format: str | None = None) -> ConversionReport:
+    """Convert the pre-trained encoder in ``src`` (any format of ``sources.FORMATS``,
+    detected unless ``source_format`` says) for ``target`` and write ``out``;
+    ``num_heads`` only sizes the checking model.
 
-    The file is written next to ``out`` first, read back and loaded into the target
-    model; ``out`` appears only if that succeeds.
+    The file is written to a new temporary file next to ``out`` (never through an existing
+    file or symlink), read back and loaded into the target model; ``out`` is replaced only
+    if that succeeds (:func:`~mixedae.engine.atomic_write.atomic_output`). Wrapped outputs
+    (``{'state_dict', 'meta'}``) carry the digest of their tensors.
 
     Raises:
-        ConversionError: bad input or a result that does not load (nothing is written).
+        ConversionError: bad input, an output that is the input, a result that does
+            not load, or a failed write (full disk...); nothing is written.
     """
     spec = check_target(target)
-    encoder = encoder_state_dict(read_checkpoint(src), src)
-    arch = infer_arch(encoder, num_heads)
-    converted = spec.rename(encoder)
-    meta = dict(converter='mixedae.convert', source=str(src), target=target,
-                arch=asdict(arch))
+    check_output_path(src, out)
+    source = read_source(src, source_format)
+    arch = infer_arch(source.encoder, num_heads)
+    converted = spec.rename(source.encoder)
+    meta = dict(converter='mixedae.convert', source=str(src), source_format=source.format,
+                target=target, arch=asdict(arch))
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + '.partial')
     try:
-        torch.save(dict(state_dict=converted, meta=meta) if spec.wrap_state_dict
-                   else converted, partial)
-        written = load_checkpoint_file(str(partial), map_location='cpu')
-        missing = load_into_target(written.get('state_dict', written), target, arch, src)
-        os.replace(partial, out_path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return ConversionReport(str(out_path), target, arch, len(converted), missing)
+        with atomic_output(str(out_path)) as f:
+            torch.save(add_tensor_digest(dict(state_dict=converted, meta=meta))
+                       if spec.wrap_state_dict else converted, f)
+            f.flush()
+            written = load_checkpoint_file(f.name, map_location='cpu')
+            missing = load_into_target(written.get('state_dict', written), target, arch,
+                                       src)
+    except FileWriteError as e:
+        raise ConversionError(str(e)) from e
+    return ConversionReport(str(out_path), target, arch, len(converted), missing,
+                            source.description)

@@ -4,11 +4,14 @@ from dataclasses import dataclass
 
 import torch
 
-# keys of downstream models: such a checkpoint is a fine-tuned model, not a pre-training one
-TASK_PREFIXES = ('rpn_head.', 'roi_head.', 'bbox_head.', 'mask_head.', 'decode_head.',
-                 'auxiliary_head.', 'head.layers.', 'head.fc.')
-# pre-training-only parameters of the encoder
-PRETRAIN_ONLY = ('segment_embed',)
+# the plain ViT encoder in mmpretrain names: what a pre-training provides
+ENCODER_KEY = re.compile(
+    r'(cls_token|pos_embed|patch_embed\.projection\.(weight|bias)|ln1\.(weight|bias)'
+    r'|layers\.\d+\.(ln1|ln2|attn\.qkv|attn\.proj|ffn\.layers\.0\.0|ffn\.layers\.1)'
+    r'\.(weight|bias))')
+BLOCK_KEYS = tuple(f'{layer}.{p}' for layer in ('ln1', 'attn.qkv', 'attn.proj', 'ln2',
+                                               'ffn.layers.0.0', 'ffn.layers.1')
+                   for p in ('weight', 'bias'))
 # head dimension of the standard ViT sizes (tiny to large: 64, huge: 80)
 STANDARD_HEADS = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}
 
@@ -35,31 +38,30 @@ class EncoderArch:
                     num_heads=self.num_heads, feedforward_channels=self.feedforward_channels)
 
 
-def encoder_state_dict(checkpoint: dict, source: str) -> dict:
-    """The ``backbone.*`` weights of a MixedAE / naive-mix / mmpretrain-MAE pre-training
-    checkpoint without the prefix and without pre-training-only parameters.
+def is_encoder_key(key: str) -> bool:
+    """A parameter of the plain ViT encoder (mmpretrain names, no prefix)."""
+    return ENCODER_KEY.fullmatch(key) is not None
+
+
+def check_encoder_keys(encoder: dict, source: str) -> None:
+    """A complete plain ViT encoder: patch embedding, position embedding, blocks 0..L-1
+    with all their weights, nothing else (the [CLS] token and final norm are optional).
 
     Raises:
-        ConversionError: a downstream (detector, segmentor, classifier) checkpoint, or
-            one without ViT encoder weights.
+        ConversionError: naming ``source`` and the missing or unknown keys.
     """
-    state_dict = checkpoint.get('state_dict', checkpoint)
-    if not isinstance(state_dict, dict):
-        raise ConversionError(f'{source}: holds a {type(state_dict).__name__}, not a state '
-                              'dict')
-    task_keys = sorted(k for k in state_dict if k.startswith(TASK_PREFIXES))
-    if task_keys:
-        raise ConversionError(
-            f'{source}: a downstream model checkpoint (keys such as {task_keys[0]!r}), not a '
-            'MixedAE/MAE pre-training checkpoint; convert the pre-training checkpoint instead')
-    encoder = {k[len('backbone.'):]: v for k, v in state_dict.items()
-               if k.startswith('backbone.')}
-    for name in ('patch_embed.projection.weight', 'pos_embed', 'layers.0.attn.qkv.weight'):
-        if name not in encoder:
-            raise ConversionError(
-                f'{source}: no ViT encoder weights (no key backbone.{name}); expected a '
-                'MixedAE/MAE pre-training checkpoint saved by mmengine')
-    return {k: v for k, v in encoder.items() if k not in PRETRAIN_ONLY}
+    unknown = sorted(k for k in encoder if not is_encoder_key(k))
+    if unknown:
+        raise ConversionError(f'{source}: keys outside a plain ViT encoder: {unknown[:8]}'
+                              + (f' and {len(unknown) - 8} more' if len(unknown) > 8 else ''))
+    blocks = {int(k.split('.')[1]) for k in encoder if k.startswith('layers.')}
+    required = ['patch_embed.projection.weight', 'patch_embed.projection.bias', 'pos_embed']
+    required += [f'layers.{i}.{k}' for i in range(max(blocks, default=0) + 1)
+                 for k in BLOCK_KEYS]
+    missing = [k for k in required if k not in encoder]
+    if missing:
+        raise ConversionError(f'{source}: ViT encoder weights missing: {missing[:8]}'
+                              + (f' and {len(missing) - 8} more' if len(missing) > 8 else ''))
 
 
 def infer_arch(encoder: dict, num_heads: int | None = None) -> EncoderArch:

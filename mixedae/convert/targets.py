@@ -25,15 +25,40 @@ from mmengine.registry import DefaultScope
 
 from .encoder import EncoderArch, drop_cls_position
 
-TIMM_RENAMES = (
-    (r'^patch_embed\.projection\.', 'patch_embed.proj.'),
-    (r'^layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
-    (r'^layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'),
-    (r'^layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
-    (r'^layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
-    (r'^layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'),
-    (r'^ln1\.', 'norm.'),
+# mmpretrain ViT name <-> timm ViT name, as key prefixes; ``{}`` is a block index. One
+# table for both directions: ``to_timm`` and the readers of timm-named sources.
+TIMM_NAMES = (
+    ('patch_embed.projection.', 'patch_embed.proj.'),
+    ('layers.{}.ln1.', 'blocks.{}.norm1.'),
+    ('layers.{}.ln2.', 'blocks.{}.norm2.'),
+    ('layers.{}.attn.', 'blocks.{}.attn.'),
+    ('layers.{}.ffn.layers.0.0.', 'blocks.{}.mlp.fc1.'),
+    ('layers.{}.ffn.layers.1.', 'blocks.{}.mlp.fc2.'),
+    ('ln1.', 'norm.'),
 )
+
+
+def _prefix_rules(pairs: tuple, reverse: bool) -> list[tuple[re.Pattern, str]]:
+    rules = []
+    for ours, theirs in pairs:
+        source, target = (theirs, ours) if reverse else (ours, theirs)
+        rules.append((re.compile('^' + re.escape(source).replace(r'\{\}', r'(\d+)')),
+                      target.replace('{}', r'\1')))
+    return rules
+
+
+def rename_keys(state_dict: dict, pairs: tuple = TIMM_NAMES, reverse: bool = False) -> dict:
+    """Rename key prefixes by the first matching pair of ``pairs`` (ours -> theirs, or
+    theirs -> ours with ``reverse``); keys matching none stay as they are."""
+    rules = _prefix_rules(pairs, reverse)
+    out = {}
+    for key, value in state_dict.items():
+        for pattern, replacement in rules:
+            if pattern.match(key):
+                key = pattern.sub(replacement, key, count=1)
+                break
+        out[key] = value
+    return out
 
 
 def to_mmpretrain(encoder: dict) -> dict:
@@ -53,12 +78,7 @@ def to_mmseg(encoder: dict) -> dict:
 
 
 def to_timm(encoder: dict) -> dict:
-    out = {}
-    for key, value in encoder.items():
-        for pattern, replacement in TIMM_RENAMES:
-            key = re.sub(pattern, replacement, key)
-        out[key] = value
-    return out
+    return rename_keys(encoder, TIMM_NAMES)
 
 
 def mmpretrain_model(arch: EncoderArch) -> torch.nn.Module:

@@ -10,14 +10,23 @@ Two stages, because mmengine builds datasets inside ``Runner.train()``/``test()`
 * :func:`check_dataset_files`, on a built dataset (``DatasetCheckHook``): every file a
   sample refers to exists, e.g. a COCO json entry whose image is missing, which upstream
   only reports when a data worker happens to load that image.
+* :func:`check_dataset_annotations`, on a built dataset (``DatasetCheckHook``): the faults
+  of a COCO json that mmdet drops silently (:mod:`mixedae.data.coco_annotations`); and it
+  tells the checked label loaders of a segmentation dataset its number of classes, so
+  that they refuse label values outside them.
 """
+import logging
 import os
 import os.path as osp
 from typing import Iterator, List, Sequence, Tuple
 
+from mmengine import fileio
 from mmengine.config import Config
 from mmengine.dataset import ClassBalancedDataset, ConcatDataset, RepeatDataset
+from mmengine.logging import print_log
 from mmengine.registry import DATASETS, DefaultScope
+
+from .coco_annotations import coco_annotation_faults, describe_faults
 
 LOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 PATH_KEYS = ('img_path', 'seg_map_path')  # sample keys naming a file to load
@@ -130,3 +139,52 @@ def check_dataset_files(dataset, key: str) -> None:
             shown = ', '.join(missing[:5]) + (', ...' if len(missing) > 5 else '')
             raise DataLayoutError(f'{key} ({source}): {len(missing)} of {total} referenced '
                                   f'files do not exist: {shown}')
+
+
+def check_dataset_annotations(dataset, key: str, skip_bad: bool = False) -> int:
+    """Check the annotations of the leaf datasets of ``dataset``: a COCO json (mmdet
+    ``CocoDataset`` and subclasses) for the faults mmdet drops silently; a segmentation
+    dataset's checked label loaders get its class count (:func:`bind_label_classes`).
+
+    Returns:
+        The number of faulty annotations (only with ``skip_bad``; logged as a warning).
+
+    Raises:
+        DataLayoutError: naming ``key``, the annotation file, the faults and their
+            annotation / image ids (without ``skip_bad``).
+    """
+    from mmdet.datasets import CocoDataset
+    skipped = 0
+    for leaf in leaf_datasets(dataset):
+        bind_label_classes(leaf)
+        if not isinstance(leaf, CocoDataset):
+            continue
+        with_mask = any(getattr(t, 'with_mask', False) for t in pipeline_steps(leaf))
+        faults = coco_annotation_faults(
+            fileio.load(leaf.ann_file, file_format='json',
+                        backend_args=getattr(leaf, 'backend_args', None)),
+            with_mask)
+        if not faults:
+            continue
+        message = f'{key} ({leaf.ann_file}): {describe_faults(faults)}'
+        if not skip_bad:
+            raise DataLayoutError(message)
+        skipped += sum(map(len, faults.values()))
+        print_log(f'{message} (skip_bad=True: training goes on without them)',
+                  logger='current', level=logging.WARNING)
+    return skipped
+
+
+def pipeline_steps(dataset) -> list:
+    """The transforms of a dataset's pipeline (mmengine ``Compose``)."""
+    return list(getattr(dataset.pipeline, 'transforms', []))
+
+
+def bind_label_classes(dataset) -> None:
+    """Give the checked label loaders of ``dataset``'s pipeline (those without an explicit
+    ``num_classes``) the number of classes of the dataset."""
+    from .loading import CheckedLoadAnnotations
+    classes = dataset.metainfo.get('classes') if hasattr(dataset, 'metainfo') else None
+    for step in pipeline_steps(dataset):
+        if isinstance(step, CheckedLoadAnnotations) and classes and step.num_classes is None:
+            step.num_classes = len(classes)

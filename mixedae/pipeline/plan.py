@@ -4,6 +4,7 @@
 
     prepare                                  (if the config asks for tiny datasets)
     <method>/pretrain -> <method>/convert -> <method>/<task> ...     for every method
+                         <method>/convert -> <method>/<task> ...     (given as a checkpoint)
     cost                                     (the methods' training steps side by side)
     tabulate                                 (always, with whatever finished)
     report                                   (report.html: tables, costs, curves, mixes)
@@ -44,16 +45,19 @@ def plan_stages(spec: PipelineSpec, published: Path) -> list[Stage]:
 
 def method_stages(spec: PipelineSpec, method: MethodSpec, method_dir: Path,
                   prepare: tuple[str, ...]) -> list[Stage]:
-    """pretrain -> convert -> one stage per task, for one method."""
+    """pretrain -> convert -> one stage per task, for one method (no pretrain for a method
+    given as a checkpoint: the convert stage reads that file)."""
     name = method.name
-    pretrain = TrainStage(f'{name}/pretrain', method_dir / 'pretrain', 'pretrain', prepare,
-                          config=method.config.resolve(),
-                          cfg_options={**method.cfg_options,
-                                       **spec.stage_options(name, 'pretrain')})
+    pretrain = [] if method.checkpoint else [TrainStage(
+        f'{name}/pretrain', method_dir / 'pretrain', 'pretrain', prepare,
+        config=method.config.resolve(),
+        cfg_options={**method.cfg_options, **spec.stage_options(name, 'pretrain')})]
     if not spec.tasks:
-        return [pretrain]
+        return pretrain
     convert = ConvertStage(f'{name}/convert', method_dir / 'convert', 'convert',
-                           (pretrain.name,), source=pretrain.name,
+                           tuple(s.name for s in pretrain),
+                           source=pretrain[0].name if pretrain else '',
+                           source_file=method.checkpoint.resolve() if method.checkpoint else None,
                            targets=tuple(sorted({t.convert_to for t in spec.tasks})))
     tasks = [TrainStage(f'{name}/{task.name}', method_dir / task.name, task.name,
                         (convert.name,), config=task.config.resolve(),
@@ -62,4 +66,4 @@ def method_stages(spec: PipelineSpec, method: MethodSpec, method_dir: Path,
                         checkpoint_from=(convert.name, task.convert_to, task.checkpoint_key),
                         test=task.test)
              for task in spec.tasks]
-    return [pretrain, convert, *tasks]
+    return [*pretrain, convert, *tasks]

@@ -5,6 +5,9 @@ Keys (paths are relative to the current directory, like mmengine's tools)::
     work_root = 'work_dirs/demo'            # ROOT/<method>/<task>/ (the tabulate layout)
     prepare = dict(tiny_datasets=dict(out='data/tiny', seed=0))   # optional
     methods = dict(mae=dict(config='configs/demo/mae_....py', cfg_options={}), ...)
+    # or weights you already have (any format tools/convert_checkpoint.py reads): no
+    # pre-training stage; the table names the file and its sha256
+    methods = dict(mae=dict(checkpoint='checkpoints/mae_pretrain_vit_base.pth'), ...)
     tasks = dict(cls_finetune=dict(config='configs/demo/cls-finetune_....py',
                                    convert_to='mmpretrain',
                                    checkpoint_key='model.backbone.init_cfg.checkpoint',
@@ -36,7 +39,7 @@ RESERVED = {'prepare', 'tables', 'cost', 'report'}   # study-root folders that a
 TOP_KEYS = {'work_root', 'prepare', 'methods', 'tasks', 'cfg_options', 'tabulate',
             'launcher', 'env', 'cost'}
 COST_KEYS = {'repeats', 'steps', 'warmup', 'batch'}
-METHOD_KEYS = {'config', 'cfg_options'}
+METHOD_KEYS = {'config', 'cfg_options', 'checkpoint'}
 TASK_KEYS = {'config', 'convert_to', 'checkpoint_key', 'test', 'cfg_options'}
 
 
@@ -46,10 +49,11 @@ class PipelineConfigError(ValueError):
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One pre-training method: folder name and pre-training config."""
+    """One method: folder name and pre-training config, or existing pre-trained weights."""
     name: str
-    config: Path
+    config: Optional[Path]
     cfg_options: dict = field(default_factory=dict)
+    checkpoint: Optional[Path] = None
 
 
 @dataclass(frozen=True)
@@ -119,16 +123,31 @@ def _config_file(path: Path, key: str, value) -> Path:
     return Path(value)
 
 
+def _checkpoint(path: Path, key: str, entry: dict) -> Path:
+    """A method's existing weights: a file, and nothing to configure."""
+    if 'config' in entry or entry.get('cfg_options'):
+        raise _fail(path, key, 'a method is a pre-training config or a checkpoint, not both '
+                    '(a checkpoint has no pre-training to configure)')
+    value = entry['checkpoint']
+    if not isinstance(value, str) or not Path(value).is_file():
+        raise _fail(path, f'{key}.checkpoint', f'checkpoint file {value!r} does not exist')
+    return Path(value)
+
+
 def _methods(path: Path, methods) -> tuple[MethodSpec, ...]:
     specs = []
     for name, entry in _dict_of_dicts(path, 'methods', methods).items():
+        where = f'methods.{name}'
         if not METHOD_NAME.fullmatch(name) or name in RESERVED:
-            raise _fail(path, f'methods.{name}', 'a method name is a folder name of letters, '
+            raise _fail(path, where, 'a method name is a folder name of letters, '
                         f'digits, "_", "-" and "." (not one of {sorted(RESERVED)})')
-        _check_keys(path, f'methods.{name}', entry, METHOD_KEYS, {'config'})
-        specs.append(MethodSpec(name, _config_file(path, f'methods.{name}.config',
-                                                   entry['config']),
-                                _options(path, f'methods.{name}.cfg_options',
+        if 'checkpoint' in entry:
+            _check_keys(path, where, entry, METHOD_KEYS, set())
+            specs.append(MethodSpec(name, None, checkpoint=_checkpoint(path, where, entry)))
+            continue
+        _check_keys(path, where, entry, METHOD_KEYS, {'config'})
+        specs.append(MethodSpec(name, _config_file(path, f'{where}.config', entry['config']),
+                                _options(path, f'{where}.cfg_options',
                                          entry.get('cfg_options', {}))))
     if not specs:
         raise _fail(path, 'methods', 'no method given')
@@ -157,7 +176,8 @@ def _tasks(path: Path, tasks) -> tuple[TaskSpec, ...]:
 def _cfg_options(path: Path, options, methods, tasks) -> dict:
     options = _dict_of_dicts(path, 'cfg_options', options)
     names = {'pretrain', *(t.name for t in tasks)}
-    names |= {f'{m.name}/{t}' for m in methods for t in names}
+    names |= {f'{m.name}/{t}' for m in methods for t in names
+              if t != 'pretrain' or m.config is not None}
     for key, value in options.items():
         if key not in names:
             raise _fail(path, f'cfg_options.{key}', 'no such stage; keys are a task '

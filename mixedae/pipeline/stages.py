@@ -9,6 +9,7 @@ this process.
 """
 import hashlib
 import importlib.util
+import json
 import sys
 import time
 import traceback
@@ -21,7 +22,7 @@ from typing import Callable, Optional, TextIO
 
 from mmengine.config import Config
 
-from ..tabulate.collect import run_dirs
+from ..tabulate.collect import WEIGHTS_FILE, run_dirs
 from .cli_options import to_cli_options
 from .process import StageError, run_logged
 from .state import STATE_FILE, file_stamp
@@ -237,33 +238,57 @@ class TrainStage(Stage):
 
 @dataclass
 class ConvertStage(Stage):
-    """Convert the pre-trained checkpoint for each downstream codebase (``<target>.pth``)."""
+    """Convert the pre-trained checkpoint for each downstream codebase (``<target>.pth``):
+    the ``source`` stage's checkpoint, or ``source_file`` (weights the user holds, in any
+    format the converter reads; their name and sha256 go to ``weights.json`` for the
+    table)."""
     source: str = ''
+    source_file: Optional[Path] = None
     targets: tuple[str, ...] = ()
 
     def out(self, target: str) -> Path:
         return self.dir / f'{target}.pth'
 
+    def source_path(self, ctx: Context) -> str:
+        return str(self.source_file) if self.source_file else ctx.output(self.source,
+                                                                         'checkpoint')
+
     def describe(self, ctx: Context) -> str:
         outs = ', '.join(str(self.out(t)) for t in self.targets)
-        return f'convert {ctx.output(self.source, "checkpoint")} -> {outs}'
+        return f'convert {self.source_path(ctx)} -> {outs}'
 
     def signature(self, ctx: Context) -> dict:
-        return {'convert': list(self.targets),
-                'inputs': [file_stamp(ctx.output(self.source, 'checkpoint'))]}
+        return {'convert': list(self.targets), 'inputs': [file_stamp(self.source_path(ctx))]}
 
     def run(self, ctx: Context, log: TextIO, on_line: LineSink, resume: bool) -> dict:
         from ..convert import convert_checkpoint
-        source = ctx.output(self.source, 'checkpoint')
+        source = self.source_path(ctx)
+        outputs = {}
         with redirect_stdout(log), redirect_stderr(log):
             for target in self.targets:
                 print(f'$ convert_checkpoint({source!r}, {target!r}, {str(self.out(target))!r})')
                 try:
-                    convert_checkpoint(source, target, str(self.out(target)))
+                    report = convert_checkpoint(source, target, str(self.out(target)))
                 except Exception as e:
                     traceback.print_exc()
                     raise StageError(f'converting to {target}: {type(e).__name__}: {e}') from e
-        return {target: str(self.out(target)) for target in self.targets}
+                print(report)
+                outputs[target] = str(self.out(target))
+        if self.source_file:
+            outputs['weights'] = str(self.write_weights_record(report.source))
+        else:   # a pre-trained method now: the table must not name earlier given weights
+            (self.dir / WEIGHTS_FILE).unlink(missing_ok=True)
+        return outputs
+
+    def write_weights_record(self, description: str) -> Path:
+        """``weights.json``: the given file's name, path, sha256 and format."""
+        with open(self.source_file, 'rb') as f:
+            sha256 = hashlib.file_digest(f, 'sha256').hexdigest()
+        record = self.dir / WEIGHTS_FILE
+        record.write_text(json.dumps(dict(file=self.source_file.name,
+                                          path=str(self.source_file), sha256=sha256,
+                                          format=description), indent=1) + '\n')
+        return record
 
 
 @dataclass

@@ -23,14 +23,20 @@ validation line; the protocol it was measured with comes from that run's `run_in
 the schedule label (`2 iters`, `1 epoch`) and, for pre-training, the backbone and the
 length of a finished epoch schedule come from the newest run that has train lines.
 
-Each study's measured rows (`measured (<schedules>)`) are followed by the published
+Each study's measured rows (`measured (<schedules>)`, with `; weights FILE sha256:PREFIX`
+for a method the pipeline was given as a checkpoint) are followed by the published
 references of `benchmarks/published_results.json` that measured the same thing: same
 protocol as one of the row's tasks, same backbone, same pre-training length. They are
 labelled `published (<protocol>)`, or `derived (<protocol>)` where a paper's published
 delta was added to the reference of that same protocol. Missing values stay blank.
+
+Runs made elsewhere (e.g. with mmseg's own `tools/train.py`: `work_dirs/<cfg>/<timestamp>/`)
+join a table one by one, `runs[method][task] = <run folder or work_dir>`: they take the
+place of that task in the first study root, or form a study of their own without one.
 """
 import re
 from pathlib import Path
+from typing import Optional
 
 from .collect import METRICS, Row, TabulateError, collect
 from .curves import plot_training_curves, study_curves
@@ -43,14 +49,18 @@ __all__ = ['METRICS', 'Published', 'Row', 'TabulateError', 'collect', 'load_publ
            'to_latex', 'to_markdown', 'to_text']
 
 
-def study_rows(roots: list[Path], published: Path, baseline: str = 'mae') -> list[Row]:
-    """Every root's measured rows, each study followed by the published references of the
-    same protocols and pre-training length."""
+def study_rows(roots: list[Path], published: Path, baseline: str = 'mae',
+               runs: Optional[dict[str, dict[str, Path]]] = None) -> list[Row]:
+    """Every root's measured rows (and `runs`, see above), each study followed by the
+    published references of the same protocols and pre-training length."""
     labels = study_labels(roots)
+    studies = [collect(root, baseline, label, runs if index == 0 else None)
+               for index, (root, label) in enumerate(zip(roots, labels))]
+    if not roots:
+        studies = [collect(None, baseline, '', runs or {})]
     references = load_published(published)
     rows = []
-    for root, label in zip(roots, labels):
-        measured = collect(root, baseline, label)
+    for measured in studies:
         rows += measured + matching_references(measured, references)
     return rows
 
@@ -61,14 +71,14 @@ def study_labels(roots: list[Path]) -> list[str]:
     return labels if len(set(labels)) == len(labels) else [str(root) for root in roots]
 
 
-def tabulate(roots: list[Path], published: Path, out_dir: Path,
-             baseline: str = 'mae') -> tuple[str, list[Path]]:
-    """Collect every root, put beside each study the published references of the same
-    protocols and pre-training length, write tables and plots to `out_dir`; return
-    (text table, paths)."""
+def tabulate(roots: list[Path], published: Path, out_dir: Path, baseline: str = 'mae',
+             runs: Optional[dict[str, dict[str, Path]]] = None) -> tuple[str, list[Path]]:
+    """Collect every root (and `runs`, see above), put beside each study the published
+    references of the same protocols and pre-training length, write tables and plots to
+    `out_dir`; return (text table, paths)."""
     labels = study_labels(roots)
     titles = {p.id: p.title for p in load_published(published).protocols.values()}
-    rows = study_rows(roots, published, baseline)
+    rows = study_rows(roots, published, baseline, runs)
     out_dir.mkdir(parents=True, exist_ok=True)
     text = to_text(rows, titles)
     written = []

@@ -1,9 +1,9 @@
 """Read final metrics and pre-training step times from mmengine work dirs.
 
 See the package docstring for the work-dir layout. Every value is read from files
-the Runner writes: mmengine's scalar logs and test dumps, and the ``run_info.json`` of
-mixedae's ``RunInfoHook`` (protocol, backbone, schedule); nothing is taken from
-checkpoints or text logs.
+the Runner writes (mmengine's scalar logs and test dumps, and the ``run_info.json`` of
+mixedae's ``RunInfoHook``: protocol, backbone, schedule) and the pipeline's record of given
+weights (``weights.json``); nothing is taken from checkpoints or text logs.
 """
 import json
 import re
@@ -15,6 +15,9 @@ from typing import Optional
 TASKS = ('pretrain', 'cls_finetune', 'cls_linear', 'det_coco', 'seg_ade20k')
 RUN_DIR = re.compile(r'^\d{8}_\d{6}$')  # mmengine's timestamp folder: YYYYmmdd_HHMMSS
 RUN_INFO = 'run_info.json'  # written by mixedae.engine.RunInfoHook
+# <method>/convert/weights.json: the pre-trained weights a method was given as (file name,
+# sha256), written by the pipeline's convert stage
+WEIGHTS_FILE = 'weights.json'
 
 
 class TabulateError(ValueError):
@@ -83,7 +86,10 @@ def read_json_lines(path: Path) -> list[dict]:
 
 
 def run_dirs(task_dir: Path) -> list[Path]:
-    """The timestamp folders of a task dir, newest first."""
+    """The timestamp folders of a task dir (a runner's work_dir), newest first; a
+    timestamp folder itself is its only run."""
+    if RUN_DIR.match(task_dir.name):
+        return [task_dir]
     runs = [p for p in task_dir.iterdir() if p.is_dir() and RUN_DIR.match(p.name)]
     return sorted(runs, key=lambda p: p.name, reverse=True)
 
@@ -176,20 +182,37 @@ SHORT = {'pretrain': 'pt', 'cls_finetune': 'ft', 'cls_linear': 'lin', 'det_coco'
          'seg_ade20k': 'seg'}
 
 
-def provenance(schedules: dict[str, str]) -> str:
-    """'measured (pt 2 iters, ft 1 epoch)'; plain 'measured' without train logs."""
+def weights_source(method_dir: Path) -> str:
+    """'weights mae_pretrain_vit_base.pth sha256:0123456789ab' for a method given as a
+    checkpoint ('' otherwise); errors name the record file."""
+    path = method_dir / 'convert' / WEIGHTS_FILE
+    if not path.is_file():
+        return ''
+    try:
+        record = json.loads(path.read_text())
+        return f'weights {record["file"]} sha256:{record["sha256"][:12]}'
+    except (ValueError, KeyError, TypeError) as e:
+        raise TabulateError(f'{path}: unreadable weights record ({e!r})') from None
+
+
+def provenance(schedules: dict[str, str], weights: str = '') -> str:
+    """'measured (pt 2 iters, ft 1 epoch)'; plain 'measured' without train logs; the
+    weights a method was given as follow a ';'."""
     parts = [f'{SHORT[t]} {s}' for t, s in schedules.items()]
-    return f'measured ({", ".join(parts)})' if parts else 'measured'
+    text = ', '.join(parts) + (f'; {weights}' if parts and weights else weights)
+    return f'measured ({text})' if text else 'measured'
 
 
-def read_method(method_dir: Path, name: str, study: str) -> Row:
-    """One measured row from `<root>/<method>/`: metrics with the protocol of the run
-    each came from, schedules, step time, and the pre-trained backbone and length."""
+def read_method(task_dirs: dict[str, Path], name: str, study: str,
+                weights: str = '') -> Row:
+    """One measured row from the work dirs of a method's tasks (`<root>/<method>/<task>`
+    or run folders given one by one): metrics with the protocol of the run each came
+    from, schedules, step time, and the pre-trained backbone and length."""
     row = Row(name, '', study=study)
     schedules, unread = {}, []
     for task in TASKS:
-        task_dir = method_dir / task
-        if not task_dir.is_dir():
+        task_dir = task_dirs.get(task)
+        if task_dir is None:
             continue
         run, lines = newest_train_run(task_dir)
         if lines:
@@ -206,7 +229,7 @@ def read_method(method_dir: Path, name: str, study: str) -> Row:
         if (silent := unlogged(task_dir)) is not None and not any(
                 m.task == task and m.name in row.values for m in METRICS):
             unread.append(f'{task}/{silent.name}')
-    row.provenance = provenance(schedules)
+    row.provenance = provenance(schedules, weights)
     if unread:
         row.note = (f'no vis_data/scalars.json in {", ".join(unread)} (no LocalVisBackend in '
                     "the config's visualizer?): nothing read there")
@@ -224,21 +247,49 @@ def method_dirs(root: Path) -> list[Path]:
     return found
 
 
-def collect(root: Path, baseline: str = 'mae', label: str = '') -> list[Row]:
-    """Measured rows of one study root; deltas are vs its `baseline` method, the cost is
-    the study's side-by-side measurement (:mod:`.cost`), blank without one.
+def check_runs(runs: dict[str, dict[str, Path]]) -> None:
+    """Runs given one by one (`--run METHOD:TASK=PATH`): known tasks, existing folders
+    that are or hold mmengine run folders; errors name the path."""
+    for method, tasks in runs.items():
+        for task, path in tasks.items():
+            if task not in TASKS:
+                raise TabulateError(f'--run {method}:{task}: unknown task; tasks: '
+                                    f'{", ".join(TASKS)}')
+            if not path.is_dir():
+                raise TabulateError(f'{path}: run folder does not exist')
+            if not run_dirs(path):
+                raise TabulateError(f'{path}: neither an mmengine run folder (YYYYmmdd_HHMMSS) '
+                                    'nor a work_dir holding one')
+
+
+def collect(root: Optional[Path], baseline: str = 'mae', label: str = '',
+            runs: Optional[dict[str, dict[str, Path]]] = None) -> list[Row]:
+    """Measured rows of one study root and/or of runs given one by one (`runs`: method ->
+    task -> a run folder or work_dir, e.g. made with mmseg's own tools/train.py; such a
+    task replaces the root's); deltas are vs the `baseline` method, the cost is the
+    study's side-by-side measurement (:mod:`.cost`), blank without one.
 
     Row names are `<label>/<method>` when a label is given (several roots), else `<method>`.
     """
     from .cost import apply_cost, read_cost
+    task_dirs: dict[str, dict[str, Path]] = {}
+    weights: dict[str, str] = {}
+    for method_dir in method_dirs(root) if root is not None else []:
+        task_dirs[method_dir.name] = {t: method_dir / t for t in TASKS
+                                      if (method_dir / t).is_dir()}
+        weights[method_dir.name] = weights_source(method_dir)
+    check_runs(runs or {})
+    for method, tasks in (runs or {}).items():
+        task_dirs.setdefault(method, {}).update(tasks)
     rows, base = [], None
-    for method_dir in method_dirs(root):
-        name = f'{label}/{method_dir.name}' if label else method_dir.name
-        rows.append(read_method(method_dir, name, label or root.name))
-        if method_dir.name == baseline:
+    for method in sorted(task_dirs):
+        name = f'{label}/{method}' if label else method
+        rows.append(read_method(task_dirs[method], name, label or (root.name if root else ''),
+                                weights.get(method, '')))
+        if method == baseline:
             base = rows[-1]
     rows.sort(key=lambda r: r is not base)  # baseline first, then alphabetical
     for row in rows:
         row.baseline = base
-    apply_cost(rows, read_cost(root), label)
+    apply_cost(rows, read_cost(root) if root is not None else None, label)
     return rows

@@ -11,15 +11,17 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from ..engine import load_checkpoint_file
+from ..engine.stored_config import config_from_text
 
 
 def checkpoint_config(checkpoint: dict, path: str) -> Config:
-    """The config mmengine stored in ``meta['cfg']`` when it saved the checkpoint."""
+    """The config mmengine stored in ``meta['cfg']`` when it saved the checkpoint, read
+    as data (:func:`~mixedae.engine.stored_config.config_from_text`), never executed."""
     text = checkpoint.get('meta', {}).get('cfg')
     if not text:
         raise ValueError(f'{path}: the checkpoint stores no config (meta.cfg); '
                          'pass --config')
-    return Config.fromstring(text, '.py')
+    return config_from_text(text, f'{path} (meta.cfg)')
 
 
 def load_mixing_model(path: str, config: Optional[str | Config] = None) -> nn.Module:

@@ -24,8 +24,11 @@
 # Reliability (configs/_base_/transfer_runtime.py): images load with
 # CheckedLoadImageFromFile (an empty, truncated or missing image stops the run with its
 # name; pipeline.0.skip_bad=True skips such training images with a counted warning),
-# DatasetCheckHook checks that every image the COCO json lists exists before training,
-# PerIterationSeedHook makes --resume exact, NonFiniteLossHook stops on a NaN/Inf loss.
+# annotations with mmdet.CheckedLoadAnnotations (an instance without segmentation is
+# named), DatasetCheckHook checks that every image the COCO json lists exists and that
+# no annotation has a non-positive box, an unknown image or category id, or no
+# segmentation, before training, PerIterationSeedHook makes --resume exact,
+# NonFiniteLossHook stops on a NaN/Inf loss.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
@@ -76,7 +79,7 @@ model = dict(
 # large-scale jitter
 train_pipeline = [
     dict(type='CheckedLoadImageFromFile'),
-    dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='mmdet.CheckedLoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='mmdet.RandomFlip', prob=0.5),
     dict(type='RandomResize', scale=image_size, ratio_range=(0.1, 2.0),
          keep_ratio=True),
@@ -90,7 +93,7 @@ test_pipeline = [
     dict(type='CheckedLoadImageFromFile'),
     dict(type='mmdet.Resize', scale=image_size, keep_ratio=True),
     dict(type='mmdet.Pad', size=image_size, pad_val=dict(img=(114, 114, 114))),
-    dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='mmdet.CheckedLoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='mmdet.PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]

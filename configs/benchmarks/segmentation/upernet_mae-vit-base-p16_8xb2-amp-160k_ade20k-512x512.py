@@ -1,9 +1,10 @@
 # MAE's ADE20K protocol exactly as published by mmseg (its ``MAE`` backbone with layer
 # scale and relative position bias learnt during fine-tuning, UperNet, 160k iterations,
 # batch 16, layer decay 0.65 with mmseg's own constructor), fed by our pre-training
-# checkpoints, MAE or MixedAE alike (both encoders are plain ViTs after pre-training).
-# Convert them first (mmseg's ``MAE`` ignores ``prefix`` and loads with strict=False, so
-# an unconverted checkpoint loads nothing):
+# checkpoints, MAE or MixedAE alike (both encoders are plain ViTs after pre-training), or
+# the official MAE weights. Convert them first (mmseg's ``MAE`` ignores ``prefix`` and
+# loads with strict=False: an unconverted file would load nothing, and
+# PretrainedLoadCheckHook stops such a run naming the file):
 #   python tools/convert_checkpoint.py mae.pth --to mmseg mae_mmseg.pth
 #   tools/train.py THIS --cfg-options model.backbone.init_cfg.checkpoint=mae_mmseg.pth
 # Differences from the inherited config: weights come through ``init_cfg`` (not
