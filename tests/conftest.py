@@ -1,5 +1,4 @@
-"""Shared fixtures: tiny generated data and tiny configs (CPU, seconds), and one tiny
-study run through tools/run_pipeline.py for the whole session."""
+"""Shared fixtures: tiny generated data and tiny configs (CPU, seconds), one tiny study."""
 import subprocess
 import sys
 from pathlib import Path
@@ -127,8 +126,8 @@ def demo_method(name: str, **entry) -> dict:
 @pytest.fixture(scope='session')
 def study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One run of tools/run_pipeline.py: MixedAE, all four transfer tasks (seg also tested
-    with tools/test.py), its cost, tables and report, data made by the prepare stage in the
-    working folder (shared by the pipeline, report and TensorBoard tests)."""
+    with tools/test.py), its cost, tables and report, data made by the prepare stage in
+    the working folder (shared by the pipeline, report, mim and SLURM tests)."""
     cwd = tmp_path_factory.mktemp('pipeline')
     config = write_pipeline(cwd / 'pipeline.py', demo_method('mixedae'), dict(
         cls_finetune={}, cls_linear={}, det_coco={}, seg_ade20k=dict(test=True)))

@@ -39,6 +39,17 @@ class Evil:
         return (exec, (marker_code(self.marker),))
 
 
+class Shell:
+    """Pickles as a call of ``os.system``: torch blocks the module itself (a differently
+    worded refusal than an unlisted global)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}',))
+
+
 class Carrier:
     """A plain object: its class is the pickled global."""
 
@@ -62,6 +73,13 @@ def test_pickled_code_is_refused_naming_the_object(tmp_path):
     torch.save({'x': Carrier()}, path)
     with pytest.raises(UnsafeCheckpointError, match=r'test_checkpoint_safety\.Carrier'):
         load_checkpoint_file(str(path))
+    for legacy in (False, True):
+        torch.save({**tensors_only(), 'x': Shell(marker)}, path,
+                   _use_new_zipfile_serialization=not legacy)
+        with pytest.raises(UnsafeCheckpointError) as error:
+            load_checkpoint_file(str(path))
+        assert f'pickled {os.system.__module__}.system' in str(error.value)
+        assert 'weights_only' not in str(error.value)
     assert not marker.exists()
 
 

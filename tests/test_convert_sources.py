@@ -197,7 +197,7 @@ def test_official_mae_in_timm_gives_the_project_encoder_features(sources, tmp_pa
         ours = MODELS.build(dict(
             type='MixedAEViT', arch=dict(embed_dims=64, num_layers=2, num_heads=4,
                                          feedforward_channels=256),
-            img_size=32, patch_size=8, fixed_sincos_pos_embed=False,
+            img_size=32, patch_size=8, out_type='raw', fixed_sincos_pos_embed=False,
             init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'cls.pth'),
                           prefix='backbone.')))
     ours.init_weights()

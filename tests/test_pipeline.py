@@ -1,8 +1,9 @@
 """tools/run_pipeline.py: a whole tiny study, its re-run, an interrupted study continued, a
 failing stage, the full study plan.
 
-The study runs the demo pipeline config (configs/pipelines/demo.py) with one method, two
-iterations per training stage and the tiny datasets made in a temporary folder.
+The study (conftest's ``study``, shared with tests/test_slurm.py) runs the demo pipeline
+config (configs/pipelines/demo.py) with one method, two iterations per training stage and
+the tiny datasets made in a temporary folder.
 """
 import csv
 import fcntl
@@ -10,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -99,6 +101,21 @@ def test_rerun_skips_every_stage(study, monkeypatch):
     assert [(o.stage.name, o.status) for o in outcomes] == [
         ('mixedae/cls_linear', 'done'), ('tabulate', 'done')]
     assert len(run_dirs(cwd / 'study' / 'mixedae' / 'cls_linear')) == runs + 1
+
+
+def test_status_of_a_local_study(study, monkeypatch):
+    from mixedae.pipeline.status import print_status
+    cwd, _ = study
+    monkeypatch.chdir(cwd)
+    stages = plan_stages(load_spec(cwd / 'pipeline.py', cwd / 'study'), PUBLISHED)
+    out = io.StringIO()
+    rows = print_status(stages, out)
+    assert [(r.stage.name, r.state, r.job) for r in rows] == [
+        (s.name, 'done', '-') for s in stages]
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ['stage', 'job', 'state', 'elapsed', 'log']
+    assert lines[2].split()[:3] == ['mixedae/pretrain', '-', 'done']
+    assert lines[2].split()[-1] == str(cwd / 'study' / 'mixedae' / 'pretrain' / 'stage.log')
 
 
 def test_interrupted_study_continues(study):
@@ -333,3 +350,71 @@ def test_config_digest_covers_the_inherited_files(tmp_path):
     assert config_files(child) == [child, base]
     base.write_text('x = 3\n')
     assert config_digest(child) != before
+
+
+def running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie has)."""
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def test_killed_pipeline_takes_its_training_along(study):
+    """SIGKILL of tools/run_pipeline.py while it trains: the training holds the stage's
+    lock too (it outlives the pipeline until the training exits) and is stopped by the
+    parent-death signal; the stage is left to resume."""
+    cwd, _ = study
+    config = write_pipeline(cwd / 'killed.py', demo_method('mae'), {}, pretrain={
+        'train_cfg.max_iters': 5000, 'param_scheduler.1.end': 5000})
+    stage_dir = cwd / 'killed' / 'mae' / 'pretrain'
+    proc = subprocess.Popen([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config),
+                             '--work-root', 'killed'], cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        log = stage_dir / 'stage.log'
+        while not (log.is_file() and 'Iter(train)' in log.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        lock = stage_dir / '.stage.lock'
+        child = int(re.search(r'command pid (\d+)', lock.read_text())[1])
+        fds = [os.readlink(fd) for fd in Path(f'/proc/{child}/fd').iterdir()]
+        assert str(lock) in fds   # the training holds the lock as well
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while running(child):
+        assert time.monotonic() < deadline, f'training {child} still runs 30 s after'
+        time.sleep(0.05)
+    with open(lock) as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)   # free once the training is gone
+    assert json.loads((stage_dir / 'stage.json').read_text())['status'] == 'running'
+
+
+def test_rerun_refuses_a_stage_another_process_runs(study):
+    """While another process holds a stage's lock (a training an earlier, killed run left,
+    or another pipeline), a re-run refuses that stage and leaves its folder alone."""
+    cwd, _ = study
+    config = write_pipeline(cwd / 'busy.py', demo_method('mae'), {})
+    stage_dir = cwd / 'busy' / 'mae' / 'pretrain'
+    holder = subprocess.Popen(
+        [sys.executable, '-c', 'import sys, time; from pathlib import Path\n'
+         'from mixedae.pipeline.lock import stage_lock\n'
+         'with stage_lock(Path(sys.argv[1])) as lock:\n'
+         '    lock.note("pipeline pid 1, command pid 2: tools/train.py")\n'
+         '    print("held", flush=True); time.sleep(300)', str(stage_dir)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == 'held\n'
+        result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config),
+                                 '--work-root', 'busy', '--only', 'prepare', 'mae/pretrain'],
+                                cwd=cwd, capture_output=True, text=True, timeout=300)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (f'BLOCKED mae/pretrain: {stage_dir} is in use by another process '
+            '(pipeline pid 1, command pid 2: tools/train.py)') in result.stdout
+    assert sorted(p.name for p in stage_dir.iterdir()) == ['.stage.lock']

@@ -64,17 +64,18 @@ def assert_names_the_file(error: PretrainedLoadError, path: Path, target: str) -
 
 @pytest.mark.parametrize('case', sorted(CASES))
 def test_transfer_config_given_an_unconverted_official_mae_file_stops(case, official_mae):
-    """Each transfer config's model with its own hooks, initialised as the Runner does
-    (``before_run`` hooks, then ``model.init_weights()``)."""
+    """Each transfer config's model with its own load-check hook, initialised as the
+    Runner does (``before_run`` hooks, then ``model.init_weights()``)."""
     make_config, target = CASES[case]
     cfg = make_config()
     cfg.model.backbone.init_cfg.checkpoint = str(official_mae)
     registry = import_module(f'{cfg.default_scope}.registry')
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         model = registry.MODELS.build(cfg.model)
-        hooks = [HOOKS.build(h) for h in cfg.custom_hooks]
-    for hook in hooks:
-        hook.before_run(SimpleNamespace(model=model, cfg=cfg))
+        hooks = [HOOKS.build(h) for h in cfg.custom_hooks
+                 if h['type'] == 'PretrainedLoadCheckHook']
+    assert len(hooks) == 1
+    hooks[0].before_run(SimpleNamespace(model=model, cfg=cfg))
     with pytest.raises(PretrainedLoadError) as error:
         model.init_weights()
     assert_names_the_file(error.value, official_mae, target)

@@ -4,7 +4,8 @@
         [--batch N] [--repeats N] [--steps N] [--warmup N] [--device cpu|cuda]
 
 Builds each method's pre-training config with the study's overrides (the model,
-resolution and per-device batch it trains with), times their training steps interleaved
+resolution and per-device batch it trains with: the recipe's total batch over the
+processes of the study's pre-training stages, as those stages set it), times their training steps interleaved
 in this one process on the device training uses (``mixedae.benchmark.measure_costs``) and
 writes ``ROOT/cost/step_time.json``, which the table's cost column reads. The pipeline
 config's ``cost = dict(repeats=..., steps=..., warmup=..., batch=...)`` sets the
@@ -17,6 +18,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 # Run as a script, this file's folder is sys.path[0]: drop it, so that no script of tools/
 # (tools/tabulate.py) stands in for an installed module of the same name.
@@ -28,6 +30,7 @@ from mmengine.logging import MMLogger  # noqa: E402
 
 from mixedae.benchmark import measure_costs  # noqa: E402
 from mixedae.pipeline.spec import PipelineConfigError, load_spec  # noqa: E402
+from mixedae.pipeline.stages import total_batch_options  # noqa: E402
 
 COST_FILE = Path('cost') / 'step_time.json'
 
@@ -47,16 +50,27 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def training_world(spec, method: str) -> int:
+    """Processes the method's pre-training stage runs on (its per-device batch follows)."""
+    if spec.slurm is None:
+        return spec.nproc_per_node or 1
+    from mixedae.pipeline.slurm import resources
+    res = resources(spec.slurm, SimpleNamespace(name=f'{method}/pretrain', trains=True))
+    return res['nodes'] * res['tasks_per_node']
+
+
 def method_configs(spec) -> dict[str, Config]:
     """Each method's pre-training config with the study's pre-training overrides."""
     configs = {}
     for method in spec.methods:
-        if getattr(method, 'config', None) is None:
+        if method.config is None:
             print(f'{method.name}: given as a checkpoint, no pre-training step to time')
             continue
+        options = {**method.cfg_options, **spec.stage_options(method.name, 'pretrain')}
+        options.update(total_batch_options(method.config, options,
+                                           training_world(spec, method.name)))
         cfg = Config.fromfile(str(method.config))
-        cfg.merge_from_dict({**method.cfg_options, **spec.stage_options(method.name,
-                                                                         'pretrain')})
+        cfg.merge_from_dict(options)
         configs[method.name] = cfg
     return configs
 
@@ -83,7 +97,7 @@ def main() -> int:
         print(f'error: {e}', file=sys.stderr)
         return 2
     MMLogger.get_current_instance().setLevel(logging.WARNING)  # no init report
-    settings = dict(getattr(spec, 'cost', {}) or {})
+    settings = dict(spec.cost)
     settings.update({k: getattr(args, k) for k in ('batch', 'repeats', 'steps', 'warmup')
                      if getattr(args, k) is not None})
     configs = method_configs(spec)

@@ -126,7 +126,10 @@ def check_file_format(filename: str) -> None:
 def refused_global(err: Exception) -> str | None:
     """What the weights-only unpickler refused: a global's module.name, or a ``getattr``
     outside :func:`_history_buffer_getattr`'s allow-list; ``None`` for other failures."""
-    match = re.search(r'Unsupported global: GLOBAL (\S+) was not', str(err))
+    # torch words it 'Unsupported global: GLOBAL x.y was not an allowed global' or, for a
+    # blocked module (os, posix, subprocess...), 'unsupported GLOBAL x.y whose module ...'
+    match = re.search(r'unsupported (?:global: )?GLOBAL (\S+) (?:was not|whose module)',
+                      str(err), re.IGNORECASE)
     if match:
         name = match.group(1)
         return name if '.' in name else f'builtins.{name}'
@@ -148,7 +151,10 @@ def _unpickler_reason(err: Exception) -> str:
     """The part of torch's long weights-only message that says what went wrong."""
     text = str(err)
     if 'WeightsUnpickler error:' not in text:
-        return text.splitlines()[0] if text else type(err).__name__
+        # never pass on torch's advice to load with weights_only=False
+        lines = [line for line in text.splitlines()
+                 if line.strip() and 'weights_only' not in line]
+        return lines[0] if lines else type(err).__name__
     reason = text.split('WeightsUnpickler error:', 1)[1]
     reason = reason.split('Check the documentation')[0].split('Please use')[0]
     return ' '.join(reason.split())

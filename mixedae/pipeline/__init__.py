@@ -5,7 +5,9 @@
 (:mod:`.runner`): training and testing as subprocesses of ``tools/train.py`` /
 ``tools/test.py`` with their output in ``ROOT/<method>/<task>/stage.log``, progress parsed
 from mmengine's log lines (:mod:`.progress`), a ``stage.json`` state per stage so a re-run
-skips what is done and resumes what was interrupted (:mod:`.state`).
+skips what is done and resumes what was interrupted (:mod:`.state`), a lock per stage
+shared with its command (:mod:`.lock`). With ``executor = dict(type='slurm', ...)`` every
+stage is a SLURM job instead (:mod:`.slurm`); :mod:`.status` tells where each stage stands.
 """
 from .plan import plan_stages
 from .runner import Outcome, list_stages, run_stages, summarize

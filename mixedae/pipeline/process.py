@@ -1,10 +1,14 @@
 """Run one stage command as a subprocess, streaming its output into the stage log."""
+import ctypes
 import os
 import re
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence, TextIO
+
+from .lock import StageLock
 
 TRACEBACK = 'Traceback (most recent call last):'
 IGNORED = re.compile(r'^Exception ignored (in|on)\b')
@@ -14,20 +18,46 @@ class StageError(RuntimeError):
     """A stage that did not finish; the message says why."""
 
 
+PR_SET_PDEATHSIG = 1
+# looked up once here: a child between fork and exec should do as little as possible
+PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == 'linux' else None
+
+
+def die_with_parent(parent: int) -> None:
+    """In a new child (``preexec_fn``): get SIGTERM when ``parent`` dies, even by SIGKILL.
+
+    Linux only (``prctl``); elsewhere a killed pipeline leaves its command running, and
+    the stage lock makes a re-run refuse the stage until it ends.
+    """
+    if PRCTL is None:
+        return
+    PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl: no signal will come
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run_logged(argv: Sequence[str], log: TextIO, on_line: Callable[[str], None],
-               label: str, env: Optional[dict[str, str]] = None) -> None:
+               label: str, env: Optional[dict[str, str]] = None,
+               lock: Optional[StageLock] = None) -> None:
     """Run ``argv`` with ``env`` added to the environment; every output line (stdout and
     stderr) goes to ``log`` and ``on_line``. If this process is interrupted meanwhile
-    (Ctrl-C, or SIGTERM turned into ``KeyboardInterrupt``), the command is stopped too.
+    (Ctrl-C, or SIGTERM turned into ``KeyboardInterrupt``), the command is stopped too;
+    if it dies (even by SIGKILL), the command gets SIGTERM. ``lock``: the stage's lock,
+    handed to the command so that it stays held until the command has exited.
 
     Raises:
         StageError: the command exited with a non-zero status.
     """
     log.write('$ ' + ' '.join(argv) + '\n')
     log.flush()
+    parent = os.getpid()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1, errors='replace',
-                            env={**os.environ, **(env or {}), 'PYTHONUNBUFFERED': '1'})
+                            env={**os.environ, **(env or {}), 'PYTHONUNBUFFERED': '1'},
+                            pass_fds=(lock.fd,) if lock else (),
+                            preexec_fn=lambda: die_with_parent(parent))
+    if lock:
+        lock.note(f'pipeline pid {parent}, command pid {proc.pid}: {" ".join(argv)}')
     try:
         for line in proc.stdout:
             log.write(line)

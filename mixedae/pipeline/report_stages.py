@@ -11,7 +11,7 @@ from typing import Optional, TextIO
 
 from .process import run_logged
 from .stages import Context, LineSink, Stage, config_digest
-from .state import file_stamp
+from .state import file_stamp, read_state
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,8 @@ class CostStage(Stage):
                             for m in self.methods if m.config is not None}}
 
     def run(self, ctx: Context, log: TextIO, on_line: LineSink, resume: bool) -> dict:
-        run_logged(self.command(ctx), log, on_line, 'tools/measure_cost.py', ctx.env)
+        run_logged(self.command(ctx), log, on_line, 'tools/measure_cost.py', ctx.env,
+                   ctx.lock)
         return {'step_time': str(self.out)}
 
 
@@ -67,16 +68,21 @@ class ReportStage(Stage):
     def out(self) -> Path:
         return self.dir / 'report.html'
 
-    def checkpoints(self, ctx: Context) -> dict[str, Optional[str]]:
-        return {m.name: ctx.outputs.get(f'{m.name}/pretrain', {}).get('checkpoint')
-                for m in self.methods}
+    def checkpoints(self) -> dict[str, Optional[str]]:
+        """Each method's pre-training checkpoint, from its stage's state file (whichever
+        executor ran it; None if that stage has not finished)."""
+        states = {m.name: read_state(self.root / m.name / 'pretrain') or {}
+                  for m in self.methods}
+        return {name: state.get('outputs', {}).get('checkpoint')
+                if state.get('status') == 'done' else None for name, state in states.items()}
 
     def describe(self, ctx: Context) -> str:
         return f'report {self.root} -> {self.out}'
 
     def signature(self, ctx: Context) -> dict:
-        inputs = [*ctx.outputs.get('tabulate', {}).values(),
-                  *(c for c in self.checkpoints(ctx).values() if c)]
+        tables = read_state(self.root / 'tables') or {}
+        inputs = [*tables.get('outputs', {}).values(),
+                  *(c for c in self.checkpoints().values() if c)]
         cost = self.root / 'cost' / 'step_time.json'
         return {'report': self.baseline,
                 'inputs': [file_stamp(p) for p in inputs + ([str(cost)] if cost.is_file()
@@ -88,7 +94,7 @@ class ReportStage(Stage):
         from ..tabulate.cost import read_cost
         tables = self.root / 'tables'
         rows = study_rows([self.root], self.published, self.baseline)
-        checkpoints = self.checkpoints(ctx)
+        checkpoints = self.checkpoints()
         methods = [MethodRun(m.name, m.config, m.cfg_options, checkpoints[m.name])
                    for m in self.methods]
         write_study_report(self.root, tables, self.out, rows, methods, read_cost(self.root),

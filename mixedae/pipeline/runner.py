@@ -1,13 +1,15 @@
 """Run the stages in order: skip the up-to-date ones, resume interrupted ones, and keep
 going past failures (a failed stage blocks only the stages that need it)."""
+import os
 import sys
 import time
 import traceback
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Optional, Sequence, TextIO
+from typing import Callable, Optional, Sequence, TextIO
 
+from .lock import StageBusy, stage_lock
 from .process import StageError, error_excerpt
 from .progress import Progress, format_seconds
 from .stages import Context, Stage
@@ -40,10 +42,13 @@ def execute(stage: Stage, ctx: Context, progress: Progress, signature: dict,
             resume_from: Optional[str] = None) -> Outcome:
     """Run one stage, writing its state before and after and its log; ``resume_from``:
     the status (``running``: interrupted, or ``failed``) of an earlier attempt with the
-    same signature, to continue it (its log is kept, the new one appended)."""
+    same signature, to continue it (its log is kept, the new one appended). The caller
+    holds the stage's lock (``ctx.lock``)."""
     resume = resume_from is not None
-    write_state(stage.dir, {'stage': stage.name, 'status': 'running',
-                            'signature': signature})
+    job = {'job_id': os.environ['SLURM_JOB_ID']} if 'SLURM_JOB_ID' in os.environ else {}
+    started = {'started': time.time(), **job}
+    write_state(stage.dir, {'stage': stage.name, 'status': 'running', 'signature': signature,
+                            **started})
     start = time.perf_counter()
     with open(stage.log, 'a' if resume else 'w') as log:
         if resume:
@@ -61,7 +66,7 @@ def execute(stage: Stage, ctx: Context, progress: Progress, signature: dict,
             message = None
     seconds = time.perf_counter() - start
     state = {'stage': stage.name, 'signature': signature, 'seconds': round(seconds, 1),
-             'finished': time.strftime('%Y-%m-%d %H:%M:%S')}
+             'finished': time.strftime('%Y-%m-%d %H:%M:%S'), **started}
     if message is not None:
         write_state(stage.dir, {**state, 'status': 'failed', 'error': message})
         return Outcome(stage, 'failed', seconds, message)
@@ -71,7 +76,7 @@ def execute(stage: Stage, ctx: Context, progress: Progress, signature: dict,
 
 
 def run_one(stage: Stage, ctx: Context, progress: Progress, force: bool) -> Outcome:
-    """Skip, block, or run a stage."""
+    """Skip, block, or run a stage (blocked too while another process holds its lock)."""
     missing = [n for n in stage.needs if n not in ctx.outputs]
     if missing:
         return Outcome(stage, 'blocked', message=f'needs {", ".join(missing)}')
@@ -83,8 +88,17 @@ def run_one(stage: Stage, ctx: Context, progress: Progress, force: bool) -> Outc
     if not force and is_up_to_date(state, signature):
         ctx.outputs[stage.name] = state['outputs']
         return Outcome(stage, 'skipped', message='up to date')
-    resume_from = state['status'] if not force and can_resume(state, signature) else None
-    return execute(stage, ctx, progress, signature, resume_from)
+    try:
+        with stage_lock(stage.dir) as lock:
+            ctx.lock = lock
+            state = read_state(stage.dir)   # as the last holder of the lock left it
+            resume_from = state['status'] if not force and can_resume(state, signature) \
+                else None
+            return execute(stage, ctx, progress, signature, resume_from)
+    except StageBusy as e:
+        return Outcome(stage, 'blocked', message=str(e))
+    finally:
+        ctx.lock = None
 
 
 def report(outcome: Outcome, out: TextIO) -> None:
@@ -174,10 +188,14 @@ def stage_status(stage: Stage, ctx: Context) -> str:
 
 
 def list_stages(stages: Sequence[Stage], ctx: Context, only: Sequence[str] = (),
-                out: TextIO = sys.stdout) -> None:
-    """Print the selected stages, their commands and whether they would run."""
+                out: TextIO = sys.stdout,
+                job: Optional[Callable[[Stage], tuple[Context, str]]] = None) -> None:
+    """Print the selected stages, their commands and whether they would run; ``job``:
+    a stage's context and job line (for an executor that runs stages as jobs)."""
     load_finished(stages, ctx)
     selected = [s for s in stages if not only or matches(s.name, only)]
     for index, stage in enumerate(selected, 1):
-        print(f'[{index}/{len(selected)}] {stage.name}  ({stage_status(stage, ctx)})\n'
-              f'      {stage.describe(ctx)}', file=out)
+        stage_ctx, line = job(stage) if job else (ctx, '')
+        print(f'[{index}/{len(selected)}] {stage.name}  ({stage_status(stage, stage_ctx)})'
+              + (f'\n      {line}' if line else '')
+              + f'\n      {stage.describe(stage_ctx)}', file=out)

@@ -18,6 +18,8 @@ Keys (paths are relative to the current directory, like mmengine's tools)::
     cost = dict(repeats=20, steps=5, warmup=2)   # optional: the cost stage's measurement
     launcher = dict(nproc_per_node=8)       # optional: torchrun for train/test stages
     env = dict(OMP_NUM_THREADS='1')         # optional: environment of the subprocesses
+    executor = dict(type='slurm', partition='gpu', nodes=1, gpus_per_node=8,   # optional:
+                    stages={'*/pretrain': dict(nodes=4)})   # every stage a SLURM job (.slurm)
 
 Names starting with ``_`` are free for helper variables; any other unknown key is an
 error, as is a missing config file, so a typo fails before hours of training.
@@ -37,10 +39,17 @@ CONVERT_TARGETS = ('mmpretrain', 'mmdet', 'mmseg', 'timm')
 METHOD_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
 RESERVED = {'prepare', 'tables', 'cost', 'report'}   # study-root folders that are not methods
 TOP_KEYS = {'work_root', 'prepare', 'methods', 'tasks', 'cfg_options', 'tabulate',
-            'launcher', 'env', 'cost'}
+            'launcher', 'env', 'cost', 'executor'}
 COST_KEYS = {'repeats', 'steps', 'warmup', 'batch'}
 METHOD_KEYS = {'config', 'cfg_options', 'checkpoint'}
 TASK_KEYS = {'config', 'convert_to', 'checkpoint_key', 'test', 'cfg_options'}
+
+
+# the slurm executor's resources (for every stage, or per stage under `stages`) and types
+SLURM_RESOURCES = {'partition': str, 'account': str, 'qos': str, 'nodes': int,
+                   'gpus_per_node': int, 'tasks_per_node': int, 'cpus_per_task': int,
+                   'mem_gb': (int, float), 'timeout_min': int, 'sbatch': dict, 'setup': list}
+SLURM_DEFAULTS = dict(nodes=1, gpus_per_node=0, timeout_min=24 * 60, sbatch={}, setup=[])
 
 
 class PipelineConfigError(ValueError):
@@ -68,6 +77,15 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
+class SlurmSpec:
+    """The slurm executor: resources of every stage's job, per-stage overrides (stage
+    name patterns, as ``--only`` takes them, applied in order), requeues allowed."""
+    resources: dict
+    stages: tuple[tuple[str, dict], ...] = ()
+    max_requeues: int = 3
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     """A checked pipeline config."""
     path: Path
@@ -80,6 +98,7 @@ class PipelineSpec:
     nproc_per_node: Optional[int] = None
     env: dict = field(default_factory=dict)
     cost: dict = field(default_factory=dict)   # measure_costs() settings of the cost stage
+    slurm: Optional[SlurmSpec] = None   # None: the local executor
 
     def stage_options(self, method: str, task: str) -> dict:
         """Per-stage overrides: ``cfg_options[task]`` then ``cfg_options['method/task']``."""
@@ -216,6 +235,72 @@ def _cost(path: Path, cost) -> dict:
     return dict(cost)
 
 
+def _resource_error(name: str, value) -> Optional[str]:
+    """What is wrong with a value of a slurm resource, or None."""
+    kind = SLURM_RESOURCES[name]
+    if kind is str:
+        return None if isinstance(value, str) else 'expected a string'
+    if kind is dict:
+        ok = isinstance(value, dict) and all(isinstance(k, str) for k in value)
+        return None if ok else 'expected a dict of sbatch options'
+    if kind is list:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else 'expected a list of shell lines'
+    minimum = 0 if name == 'gpus_per_node' else 1
+    ok = isinstance(value, kind) and not isinstance(value, bool) and value >= minimum
+    return None if ok else f'expected a number >= {minimum}'
+
+
+def _resources(path: Path, key: str, given) -> dict:
+    if not isinstance(given, dict):
+        raise _fail(path, key, f'expected a dict, got {given!r}')
+    _check_keys(path, key, given, set(SLURM_RESOURCES), set())
+    resources = {k: v for k, v in given.items() if not k.startswith('_')}
+    for name, value in resources.items():
+        error = _resource_error(name, value)
+        if error:
+            raise _fail(path, f'{key}.{name}', f'{value!r} is not valid: {error}')
+    return resources
+
+
+def _slurm(path: Path, executor, stage_names: list[str]) -> Optional[SlurmSpec]:
+    if executor is None:
+        return None
+    if not isinstance(executor, dict) or executor.get('type', 'local') not in ('local', 'slurm'):
+        raise _fail(path, 'executor', f"expected dict(type='local' or 'slurm', ...), "
+                    f'got {executor!r}')
+    if executor.get('type', 'local') == 'local':
+        _check_keys(path, 'executor', executor, {'type'}, set())
+        return None
+    from .runner import matches
+    _check_keys(path, 'executor', executor,
+                {'type', 'stages', 'max_requeues', *SLURM_RESOURCES}, set())
+    resources = _resources(path, 'executor', {
+        k: v for k, v in executor.items() if k not in ('type', 'stages', 'max_requeues')})
+    stages = []
+    for pattern, given in _dict_of_dicts(path, 'executor.stages',
+                                         executor.get('stages', {})).items():
+        if not any(matches(name, [pattern]) for name in stage_names):
+            raise _fail(path, f'executor.stages.{pattern}', 'matches no stage; stages: '
+                        f'{", ".join(stage_names)}')
+        stages.append((pattern, _resources(path, f'executor.stages.{pattern}', given)))
+    requeues = executor.get('max_requeues', SlurmSpec.max_requeues)
+    if not isinstance(requeues, int) or isinstance(requeues, bool) or requeues < 0:
+        raise _fail(path, 'executor.max_requeues', f'{requeues!r} is not an int >= 0')
+    return SlurmSpec({**SLURM_DEFAULTS, **resources}, tuple(stages), requeues)
+
+
+def stage_names(methods: tuple[MethodSpec, ...], tasks: tuple[TaskSpec, ...],
+                prepare: bool) -> list[str]:
+    """The names of a study's stages (see :mod:`.plan`)."""
+    names = ['prepare'] if prepare else []
+    for method in methods:
+        names.append(f'{method.name}/pretrain')
+        if tasks:
+            names += [f'{method.name}/convert', *(f'{method.name}/{t.name}' for t in tasks)]
+    return names + ['cost', 'tabulate', 'report']
+
+
 def _tiny_datasets(path: Path, prepare) -> Optional[dict]:
     if not prepare:
         return None
@@ -238,14 +323,21 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
     tasks = _tasks(path, cfg.get('tasks', {}))
     tabulate = cfg.get('tabulate', {})
     _check_keys(path, 'tabulate', tabulate, {'baseline'}, set())
+    tiny_datasets = _tiny_datasets(path, cfg.get('prepare'))
+    slurm = _slurm(path, cfg.get('executor'),
+                   stage_names(methods, tasks, tiny_datasets is not None))
+    if slurm and cfg.get('launcher') is not None:
+        raise _fail(path, 'launcher', 'starts torchrun on the local node; with the slurm '
+                    'executor give executor.gpus_per_node / tasks_per_node instead')
     return PipelineSpec(
         path=path,
         work_root=Path(work_root or cfg['work_root']),
         methods=methods,
         tasks=tasks,
-        tiny_datasets=_tiny_datasets(path, cfg.get('prepare')),
+        tiny_datasets=tiny_datasets,
         cfg_options=_cfg_options(path, cfg.get('cfg_options', {}), methods, tasks),
         baseline=tabulate.get('baseline', 'mae'),
         nproc_per_node=_nproc(path, cfg.get('launcher')),
         env=_env(path, cfg.get('env', {})),
-        cost=_cost(path, cfg.get('cost', {})))
+        cost=_cost(path, cfg.get('cost', {})),
+        slurm=slurm)

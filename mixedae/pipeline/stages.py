@@ -7,9 +7,11 @@ testing run as subprocesses of ``tools/train.py`` / ``tools/test.py`` (one Runne
 default registry scope per process); data generation, conversion and tabulation run in
 this process.
 """
+import functools
 import hashlib
 import importlib.util
 import json
+import re
 import sys
 import time
 import traceback
@@ -24,6 +26,7 @@ from mmengine.config import Config
 
 from ..tabulate.collect import WEIGHTS_FILE, run_dirs
 from .cli_options import to_cli_options
+from .lock import StageLock
 from .process import StageError, run_logged
 from .state import STATE_FILE, file_stamp
 
@@ -32,20 +35,31 @@ LineSink = Callable[[str], None]
 
 @dataclass
 class Context:
-    """What stages share: where the tools are, how to launch them, finished outputs."""
+    """What stages share: where the tools are, how to launch them, finished outputs, and
+    the running stage's lock (handed to its commands)."""
     tools: Path
     python: str = sys.executable
-    nproc_per_node: Optional[int] = None
+    nproc_per_node: Optional[int] = None   # torchrun with this many processes
+    srun: Optional[dict] = None   # in a SLURM job: srun options (ntasks, ...), --launcher slurm
     env: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    lock: Optional[StageLock] = None
+
+    @property
+    def world_size(self) -> int:
+        """Processes a training stage runs on."""
+        return self.srun['ntasks'] if self.srun else self.nproc_per_node or 1
 
     def output(self, stage: str, key: str) -> str:
         """A finished stage's output path (a ``<stage:key>`` placeholder before that)."""
         return self.outputs.get(stage, {}).get(key, f'<{stage}:{key}>')
 
     def command(self, script: str, args: list[str]) -> list[str]:
-        """argv running ``tools/<script>`` (with torchrun if ``nproc_per_node``)."""
+        """argv running ``tools/<script>`` (under srun or torchrun if asked)."""
         tool = str(self.tools / script)
+        if self.srun is not None:
+            return ['srun', *(f'--{k.replace("_", "-")}={v}' for k, v in self.srun.items()),
+                    '--kill-on-bad-exit=1', self.python, tool, *args, '--launcher', 'slurm']
         if self.nproc_per_node is None:
             return [self.python, tool, *args]
         return [self.python, '-m', 'torch.distributed.run',
@@ -160,6 +174,36 @@ def newest_run_with(work_dir: Path, relative: Callable[[Path], Path]) -> Optiona
     return None
 
 
+RECIPE_WORLD = re.compile(r'_(\d+)xb(\d+)')   # OpenMMLab's name of N processes x B images
+
+
+@functools.lru_cache
+def config_batch_size(config: Path) -> int:
+    return Config.fromfile(str(config)).train_dataloader.batch_size
+
+
+def total_batch_options(config: Path, options: dict, world: int) -> dict:
+    """``train_dataloader.batch_size`` keeping the recipe's total batch on ``world > 1``
+    processes: a config named ``..._8xb512_...`` was written for 8 processes of its batch
+    size (512, or what ``options`` sets); on 32 processes each takes 128. Nothing for one
+    process (it keeps the config's batch), a config whose name gives no process count, or
+    as many processes as the recipe's.
+
+    Raises:
+        ValueError: the total batch is not a multiple of ``world``.
+    """
+    match = RECIPE_WORLD.search(config.name)
+    if world == 1 or match is None or int(match[1]) == world:
+        return {}
+    key = 'train_dataloader.batch_size'
+    batch = options[key] if key in options else config_batch_size(config)
+    total = int(match[1]) * batch
+    if total % world:
+        raise ValueError(f'{config}: the total batch {total} ({match[1]} x {batch}) is not '
+                         f'a multiple of {world} processes')
+    return {key: total // world}
+
+
 @dataclass
 class TrainStage(Stage):
     """``tools/train.py`` (then ``tools/test.py`` on its last checkpoint if ``test``).
@@ -175,6 +219,7 @@ class TrainStage(Stage):
 
     def options(self, ctx: Context) -> list[str]:
         options = dict(self.cfg_options)
+        options.update(total_batch_options(self.config, options, ctx.world_size))
         if self.checkpoint_from:
             stage, key, option = self.checkpoint_from
             options[option] = ctx.output(stage, key)
@@ -209,7 +254,8 @@ class TrainStage(Stage):
             (self.dir / 'last_checkpoint').unlink(missing_ok=True)
         args = self.train_args(ctx) + (['--resume'] if resume
                                        else ['--cfg-options', 'resume=False'])
-        run_logged(ctx.command('train.py', args), log, on_line, 'tools/train.py', ctx.env)
+        run_logged(ctx.command('train.py', args), log, on_line, 'tools/train.py', ctx.env,
+                   ctx.lock)
         outputs = {'checkpoint': self.last_checkpoint()}
         # what tabulate reads (absent if nothing was logged, e.g. fewer iterations than the
         # logger interval and no validation)
@@ -219,7 +265,7 @@ class TrainStage(Stage):
         if self.test:
             started = time.strftime('%Y%m%d_%H%M%S')
             run_logged(ctx.command('test.py', self.test_args(ctx, outputs['checkpoint'])),
-                       log, on_line, 'tools/test.py', ctx.env)
+                       log, on_line, 'tools/test.py', ctx.env, ctx.lock)
             results = newest_run_with(self.dir, lambda run: run / f'{run.name}.json')
             if results is None or results.parent.name < started:
                 raise StageError(f'tools/test.py wrote no metrics file under {self.dir}')
