@@ -263,11 +263,11 @@ def test_method_given_as_a_checkpoint(study, monkeypatch):
     spec = load_spec(config, cwd / 'given')
     stages = plan_stages(spec, PUBLISHED)
     assert [s.name for s in stages] == ['prepare', 'mae_official/convert',
-                                        'mae_official/cls_linear', 'tabulate']
+                                        'mae_official/cls_linear', 'tabulate', 'report']
     ctx = Context(TOOLS, env=spec.env)
     out = io.StringIO()
     outcomes = run_stages(stages, ctx, out=out)
-    assert [o.status for o in outcomes] == ['done'] * 4, out.getvalue()
+    assert [o.status for o in outcomes] == ['done'] * 5, out.getvalue()
     sha256 = hashlib.sha256(weights.read_bytes()).hexdigest()
     record = json.loads((cwd / 'given/mae_official/convert/weights.json').read_text())
     assert record['sha256'] == sha256 and record['file'] == weights.name

@@ -5,7 +5,8 @@
     prepare                                  (if the config asks for tiny datasets)
     <method>/pretrain -> <method>/convert -> <method>/<task> ...     for every method
                          <method>/convert -> <method>/<task> ...     (given as a checkpoint)
-    cost                                     (the methods' training steps side by side)
+    cost                                     (the methods' training steps side by side,
+                                              if any method has a pre-training config)
     tabulate                                 (always, with whatever finished)
     report                                   (report.html: tables, costs, curves, mixes)
 
@@ -34,8 +35,9 @@ def plan_stages(spec: PipelineSpec, published: Path) -> list[Stage]:
     configs = tuple(MethodConfig(m.name, m.config and m.config.resolve(),
                                  {**m.cfg_options, **spec.stage_options(m.name, 'pretrain')})
                     for m in spec.methods)
-    stages.append(CostStage('cost', root / 'cost', 'cost', pipeline=spec.path,
-                            work_root=root, methods=configs, settings=spec.cost))
+    if any(m.config for m in configs):   # methods given as weights have no step to time
+        stages.append(CostStage('cost', root / 'cost', 'cost', pipeline=spec.path,
+                                work_root=root, methods=configs, settings=spec.cost))
     stages.append(TabulateStage('tabulate', root / 'tables', 'tabulate', root=root,
                                 published=published, baseline=spec.baseline))
     stages.append(ReportStage('report', root / 'report', 'report', ('tabulate',), root=root,

@@ -298,7 +298,8 @@ def stage_names(methods: tuple[MethodSpec, ...], tasks: tuple[TaskSpec, ...],
         names.append(f'{method.name}/pretrain')
         if tasks:
             names += [f'{method.name}/convert', *(f'{method.name}/{t.name}' for t in tasks)]
-    return names + ['cost', 'tabulate', 'report']
+    cost = ['cost'] if any(m.config is not None for m in methods) else []
+    return names + cost + ['tabulate', 'report']
 
 
 def _tiny_datasets(path: Path, prepare) -> Optional[dict]:

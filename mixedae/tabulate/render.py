@@ -74,7 +74,7 @@ def study_notes(rows: list[Row], titles: Optional[dict] = None) -> list[str]:
         if not measured:
             continue
         tasks = {f'{SHORT[t]}={p}': p for r in measured for t, p in r.protocols.items()}
-        named += [p for p in tasks.values() if p not in named]
+        named += [p for p in dict.fromkeys(tasks.values()) if p not in named]
         pretrain = sorted({f'{r.arch or "backbone not recorded"}, '
                            + (f'{r.pretrain_epochs} epochs' if r.pretrain_epochs else
                               'no finished epoch schedule recorded') for r in measured})
