@@ -9,7 +9,7 @@ from mmengine.config import Config
 
 from ..tabulate.collect import Row
 from ..tabulate.render import HEADERS, cells, study_notes
-from .mixes import try_mix_grid
+from .mixes import try_method_figure
 from .page import escape, figure, page, paragraph, section, table
 
 
@@ -88,15 +88,16 @@ def cost_section(cost: Optional[dict], rows: Sequence[Row], tables: Path) -> str
 def mixes_section(methods: Sequence[MethodRun], out_dir: Path) -> str:
     parts = []
     for method in methods:
-        png = out_dir / f'mix_{method.name}.png'
+        png = out_dir / f'figure_{method.name}.png'
         if method.config is None:
             parts.append(paragraph(f'{method.name}: given as weights, no pre-training '
                                    'config to rebuild its model with', note=True))
             continue
-        made, text = try_mix_grid(method.checkpoint, method.load_config(), png)
+        made, text = try_method_figure(method.checkpoint, method.load_config(), png)
         parts.append(figure(png, f'{method.name}: {text}') if made
-                     else paragraph(f'{method.name}: no mix figure: {text}', note=True))
-    return section('One mix per method (tools/visualize.py)', *parts)
+                     else paragraph(f'{method.name}: no figure: {text}', note=True))
+    return section('What each method does with its images: one mix (tools/visualize.py), '
+                   'or MAE\'s masking', *parts)
 
 
 def write_study_report(root: Path, tables: Path, out: Path, rows: Sequence[Row],
