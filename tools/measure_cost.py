@@ -5,9 +5,9 @@
 
 Builds each method's pre-training config with the study's overrides (the model,
 resolution and per-device batch it trains with: the recipe's total batch over the
-processes of the study's pre-training stages, as those stages set it), times their training steps interleaved
-in this one process on the device training uses (``mixedae.benchmark.measure_costs``) and
-writes ``ROOT/cost/step_time.json``, which the table's cost column reads. The pipeline
+processes of the study's pre-training stages, as those stages set it), times their
+training steps interleaved in this one process on the device training uses
+(``mixedae.benchmark.measure_costs``) and writes ``ROOT/cost/step_time.json``, which the table's cost column reads. The pipeline
 config's ``cost = dict(repeats=..., steps=..., warmup=..., batch=...)`` sets the
 measurement; the options here override it. A method given as a checkpoint has no
 pre-training config and is not measured.
