@@ -353,9 +353,11 @@ def test_config_digest_covers_the_inherited_files(tmp_path):
 
 
 def running(pid: int) -> bool:
-    """The process exists and has not exited (a zombie has)."""
+    """One of the process's threads has not exited (a zombie has). Its main thread can be
+    a zombie while others (a TensorBoard writer's) still run and hold its files."""
     try:
-        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+        return any(task.joinpath('stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+                   for task in Path(f'/proc/{pid}/task').iterdir())
     except OSError:
         return False
 
