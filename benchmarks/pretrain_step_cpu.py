@@ -1,17 +1,20 @@
-"""One pre-training optimizer step of MixedAE vs mmpretrain's MAE on the CPU (issue 3).
+"""One pre-training step of MixedAE vs mmpretrain's MAE on the CPU (issue 3).
 
-The models come from the project's ViT-B/16 configs (224 px, the same per-image batch,
-fp32); a step is forward + backward + AdamW step. Time: the variants interleaved in one
-process after a warm-up step each, median over the repeats of the wall-clock time and of
-the process CPU time (the CPU time is the steadier figure when other jobs share the
-cores). Memory: each variant in its own subprocess; the peak resident set (VmHWM, reset
-through /proc/self/clear_refs once the model and the AdamW state exist) above that
-baseline is the step's peak, printed with the whole-process peak.
+The models come from the project's ViT-B/16 configs (224 px, fp32: the configs' AMP is
+for accelerators); a step is the Runner's ``train_step`` (preprocessing, forward, loss,
+backward, the config's AdamW) on a synthetic batch. Time: ``mixedae.benchmark.
+measure_costs``, the measurement of the study's cost stage: the variants interleaved in
+one process after warm-up steps, medians over the rounds of the wall-clock and the process
+CPU time; the ratio is the median of the per-round CPU-time ratios (the steadier figure
+when other jobs share the cores) with their interquartile range. Memory: each variant in
+its own subprocess; the peak resident set (VmHWM, reset through /proc/self/clear_refs once
+the model and the AdamW state exist) above that baseline is the step's peak, printed with
+the whole-process peak.
 
 A variant ``mixedae:<attn_impl>`` runs MixedAE with that Top-K attention kernel.
 
-    python benchmarks/pretrain_step_cpu.py [--batch 16] [--repeats 7] [--threads 2]
-        [--variants mae mixedae mixedae:reference naive_mix] [--tiny]
+    python benchmarks/pretrain_step_cpu.py [--batch 16] [--repeats 7] [--warmup 1]
+        [--threads 2] [--variants mae mixedae mixedae:reference naive_mix] [--tiny]
 """
 import argparse
 import json
@@ -19,11 +22,13 @@ import logging
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import torch
+from mmengine.config import Config
+
+from mixedae.benchmark import build_train_step, measure_costs
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
@@ -38,42 +43,13 @@ TINY_CONFIGS = {
 }
 
 
-def build(variant: str, tiny: bool = False,
-          device: str = 'cpu') -> Tuple[torch.nn.Module, torch.optim.Optimizer]:
-    """Model of ``variant`` (``name`` or ``mixedae:<attn_impl>``) in train mode on
-    ``device``, and an AdamW (fused on CUDA) whose state is already allocated."""
-    import mixedae  # noqa: F401
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-    from mmpretrain.registry import MODELS
+def variant_config(variant: str, tiny: bool = False) -> Config:
+    """The pre-training config of ``variant`` (``name`` or ``mixedae:<attn_impl>``)."""
     name, _, attn_impl = variant.partition(':')
     cfg = Config.fromfile(str(ROOT / 'configs' / (TINY_CONFIGS if tiny else CONFIGS)[name]))
     if attn_impl:
         cfg.model.backbone.attn_impl = attn_impl
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(cfg.model)
-    model.init_weights()
-    model.to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95),
-                                  fused=device.startswith('cuda') or None)
-    for p in model.parameters():                       # allocate exp_avg / exp_avg_sq
-        p.grad = torch.zeros_like(p)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return model, optimizer
-
-
-def image_size(tiny: bool) -> int:
-    return 32 if tiny else 224
-
-
-def step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-         images: torch.Tensor) -> None:
-    """Forward, backward and AdamW step."""
-    loss, _ = model.parse_losses(model(images, mode='loss'))
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    return cfg
 
 
 def quiet_mmengine() -> None:
@@ -90,37 +66,16 @@ def status_kib(field: str) -> int:
 
 
 def measure_memory(variant: str, batch: int, tiny: bool) -> Dict[str, float]:
-    """(Run in a subprocess.) Peak RSS of two steps, total and above the baseline."""
-    model, optimizer = build(variant, tiny)
-    size = image_size(tiny)
-    images = torch.randn(batch, 3, size, size)
+    """(Run in a subprocess.) Peak RSS of two steps, total and above the baseline (the
+    model and its AdamW state, allocated by a first step)."""
+    _, _, step = build_train_step(variant_config(variant, tiny), torch.device('cpu'), batch)
+    step()
     baseline = status_kib('VmRSS:')
     Path('/proc/self/clear_refs').write_text('5')     # reset VmHWM to the current RSS
     for _ in range(2):
-        step(model, optimizer, images)
+        step()
     peak = status_kib('VmHWM:')
     return dict(step_peak_mib=(peak - baseline) / 1024, total_peak_mib=peak / 1024)
-
-
-def time_interleaved(variants: List[str], batch: int, repeats: int,
-                     tiny: bool) -> Dict[str, Dict[str, float]]:
-    """Median wall and CPU seconds per step, variants interleaved after a warm-up."""
-    torch.manual_seed(0)
-    built = {v: build(v, tiny) for v in variants}
-    size = image_size(tiny)
-    images = torch.randn(batch, 3, size, size)
-    for v in variants:
-        step(*built[v], images)
-    wall = {v: [] for v in variants}
-    cpu = {v: [] for v in variants}
-    for _ in range(repeats):
-        for v in variants:
-            start_wall, start_cpu = time.perf_counter(), time.process_time()
-            step(*built[v], images)
-            wall[v].append(time.perf_counter() - start_wall)
-            cpu[v].append(time.process_time() - start_cpu)
-    return {v: dict(wall=statistics.median(wall[v]), cpu=statistics.median(cpu[v]))
-            for v in variants}
 
 
 def memory_in_subprocess(variant: str, args: argparse.Namespace) -> Dict[str, float]:
@@ -130,15 +85,15 @@ def memory_in_subprocess(variant: str, args: argparse.Namespace) -> Dict[str, fl
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def print_table(variants: List[str], times: dict, memory: dict) -> None:
+def print_table(variants: List[str], record: dict, memory: dict) -> None:
     base = variants[0]
-    print(f"{'variant':<22} {'wall s':>7} {'ratio':>6} {'cpu s':>7} {'ratio':>6} "
+    print(f"{'variant':<22} {'wall s':>7} {'cpu s':>7} {'ratio':>6} {'IQR':>13} "
           f"{'step peak MiB':>14} {'ratio':>6} {'process peak MiB':>17} {'ratio':>6}")
     for v in variants:
-        t, m = times[v], memory[v]
-        print(f"{v:<22} {t['wall']:7.3f} {t['wall'] / times[base]['wall']:6.3f} "
-              f"{t['cpu']:7.3f} {t['cpu'] / times[base]['cpu']:6.3f} "
-              f"{m['step_peak_mib']:14.0f} "
+        t, r, m = record['methods'][v], record['ratios'][v], memory[v]
+        print(f"{v:<22} {statistics.median(t['wall_s']):7.3f} "
+              f"{statistics.median(t['cpu_s']):7.3f} {r['median']:6.3f} "
+              f"{r['low']:6.3f}-{r['high']:<6.3f} {m['step_peak_mib']:14.0f} "
               f"{m['step_peak_mib'] / memory[base]['step_peak_mib']:6.3f} "
               f"{m['total_peak_mib']:17.0f} "
               f"{m['total_peak_mib'] / memory[base]['total_peak_mib']:6.3f}")
@@ -147,7 +102,8 @@ def print_table(variants: List[str], times: dict, memory: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch', type=int, default=16, help='images per step')
-    parser.add_argument('--repeats', type=int, default=7)
+    parser.add_argument('--repeats', type=int, default=7, help='interleaved rounds')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed steps per variant')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads())
     parser.add_argument('--variants', nargs='+', default=['mae', 'mixedae'],
                         help=f'{list(CONFIGS)} or mixedae:<attn_impl>; the first is '
@@ -166,11 +122,13 @@ def main() -> None:
         return
 
     print(f"{'tiny ViT, 32' if args.tiny else 'ViT-B/16, 224'} px, batch {args.batch}, "
-          f'fp32, {args.threads} threads, {args.repeats} interleaved repeats, '
+          f'fp32, {args.threads} threads, {args.repeats} interleaved rounds, '
           f'torch {torch.__version__}; ratios to {args.variants[0]}')
     memory = {v: memory_in_subprocess(v, args) for v in args.variants}
-    times = time_interleaved(args.variants, args.batch, args.repeats, args.tiny)
-    print_table(args.variants, times, memory)
+    record = measure_costs({v: variant_config(v, args.tiny) for v in args.variants},
+                           args.variants[0], torch.device('cpu'), args.batch, args.repeats,
+                           args.warmup)
+    print_table(args.variants, record, memory)
 
 
 if __name__ == '__main__':

@@ -24,7 +24,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from mixedae.models import HomologousAttention
-from pretrain_step_cpu import build, quiet_mmengine
+from pretrain_step_cpu import quiet_mmengine, variant_config
 
 H100_SXM_BF16_TFLOPS = 989.
 
@@ -36,6 +36,25 @@ class Case(NamedTuple):
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     resident_bytes: int         # parameters + AdamW state on the device
+
+
+def build(variant: str, tiny: bool,
+          device: torch.device) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """Model of ``variant`` in train mode on ``device``, and a fused AdamW (on CUDA) whose
+    state is already allocated."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(variant_config(variant, tiny).model)
+    model.init_weights()
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95),
+                                  fused=device.type == 'cuda' or None)
+    for p in model.parameters():                       # allocate exp_avg / exp_avg_sq
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return model, optimizer
 
 
 def train_step(case: Case, images: torch.Tensor) -> None:
@@ -72,7 +91,7 @@ def build_cases(variants: List[str], modes: List[str], args: argparse.Namespace,
     cases = []
     for variant in variants:
         before = allocated(device)
-        model, optimizer = build(variant, args.tiny, str(device))
+        model, optimizer = build(variant, args.tiny, device)
         resident = allocated(device) - before
         float_drop_probs(model)
         for mode in modes:

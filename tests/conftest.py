@@ -13,6 +13,8 @@ import mixedae  # noqa: F401  (registers modules)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'configs'
+TOOLS = ROOT / 'tools'
+PUBLISHED = ROOT / 'benchmarks' / 'published_results.json'
 
 
 def striped_image(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -84,8 +86,6 @@ def save_pretraining_checkpoint(path: Path, img_size: int = 32, patch_size: int 
     return state_dict
 
 
-TOOLS = ROOT / 'tools'
-PUBLISHED = ROOT / 'benchmarks' / 'published_results.json'
 # two iterations everywhere (validated and logged); schedules ending later are simply
 # not reached
 TWO_ITERS = {'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
@@ -98,13 +98,14 @@ FAST = {
     'det_coco': TWO_ITERS,
     'seg_ade20k': TWO_ITERS,
 }
+FAST_COST = dict(repeats=2, steps=1, warmup=1)   # the cost stage: a few steps per method
 
 
 def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
                    pretrain: dict = {}) -> Path:
     """The demo pipeline config with absolute config paths, FAST schedules (pre-training
-    updated with ``pretrain``), the given methods, and the given tasks (each entry updated
-    with its dict)."""
+    updated with ``pretrain``) and cost measurement, the given methods, and the given
+    tasks (each entry updated with its dict)."""
     demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
     task_cfgs = {name: {**demo.tasks[name], 'config': str(ROOT / demo.tasks[name].config),
                         **extra} for name, extra in tasks.items()}
@@ -112,7 +113,7 @@ def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
                for stage in ('pretrain', *tasks)}
     options['pretrain'].update(pretrain)
     cfg = Config(dict(work_root='study', prepare=demo.prepare, methods=methods,
-                      tasks=task_cfgs, cfg_options=options, env=demo.env))
+                      tasks=task_cfgs, cfg_options=options, env=demo.env, cost=FAST_COST))
     cfg.dump(str(path))
     return path
 
@@ -125,8 +126,8 @@ def demo_method(name: str, **entry) -> dict:
 @pytest.fixture(scope='session')
 def study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One run of tools/run_pipeline.py: MixedAE, all four transfer tasks (seg also tested
-    with tools/test.py), data made by the prepare stage in the working folder (shared by
-    the pipeline tests and the SLURM tests, which run the same study as jobs)."""
+    with tools/test.py), its cost, tables and report, data made by the prepare stage in
+    the working folder (shared by the pipeline, report, mim and SLURM tests)."""
     cwd = tmp_path_factory.mktemp('pipeline')
     config = write_pipeline(cwd / 'pipeline.py', demo_method('mixedae'), dict(
         cls_finetune={}, cls_linear={}, det_coco={}, seg_ade20k=dict(test=True)))

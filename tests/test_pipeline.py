@@ -31,6 +31,7 @@ from mixedae.pipeline.progress import Progress, parse_eta, parse_iter_line
 from mixedae.pipeline.stages import config_digest, config_files
 from mixedae.tabulate.collect import run_dirs, scalars
 
+
 def test_study_runs_every_stage(study):
     cwd, result = study
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -49,14 +50,18 @@ def test_study_runs_every_stage(study):
     assert 'mIoU' in json.loads(Path(seg['outputs']['test_results']).read_text())
     # progress parsed from mmengine's log lines while the stages ran
     assert 'train iter 2/2' in result.stdout
-    assert '[2/8] mixedae/pretrain' in result.stdout
+    assert '[2/10] mixedae/pretrain' in result.stdout
+    # the cost stage timed the method's training step at the study's shapes
+    cost = json.loads((root / 'cost' / 'step_time.json').read_text())
+    assert cost['methods']['mixedae']['batch'] == 8 and cost['repeats'] == 2
+    assert cost['ratios'] == {}          # no baseline (mae) in this study: no ratio
 
 
 def test_study_table_has_measured_results(study):
     cwd, result = study
     tables = cwd / 'study' / 'tables'
     for name in ('results.txt', 'results.md', 'results.csv', 'results.tex',
-                 'deltas_vs_mae.png', 'accuracy_vs_cost.png'):
+                 'deltas_vs_mae.png', 'accuracy_vs_cost.png', 'training_curves.png'):
         assert (tables / name).is_file(), name
         assert f'wrote {tables / name}' in result.stdout
     rows = list(csv.DictReader(io.StringIO((tables / 'results.csv').read_text())))
@@ -225,12 +230,14 @@ def test_failed_stage_is_reported_and_others_finish(study, monkeypatch):
         'prepare': 'done',
         'mixedae/pretrain': 'failed', 'mixedae/convert': 'blocked',
         'mixedae/cls_linear': 'blocked', 'mae/pretrain': 'done', 'mae/convert': 'done',
-        'mae/cls_linear': 'done', 'tabulate': 'done'}
+        'mae/cls_linear': 'done', 'cost': 'done', 'tabulate': 'done', 'report': 'done'}
     text = out.getvalue()
     log = cwd / 'failing' / 'mixedae' / 'pretrain' / 'stage.log'
     assert f'FAILED mixedae/pretrain: tools/train.py exited with status 1\n    log: {log}' \
         in text
     assert 'mix_ratio=3' in text           # the error line from the log is quoted
+    cost = json.loads((cwd / 'failing' / 'cost' / 'step_time.json').read_text())
+    assert 'mix_ratio=3' in cost['failed']['mixedae'] and list(cost['methods']) == ['mae']
     assert 'blocked: needs mixedae/pretrain' in text
     state = json.loads(log.with_name('stage.json').read_text())
     assert state['status'] == 'failed' and 'outputs' not in state
@@ -256,11 +263,11 @@ def test_method_given_as_a_checkpoint(study, monkeypatch):
     spec = load_spec(config, cwd / 'given')
     stages = plan_stages(spec, PUBLISHED)
     assert [s.name for s in stages] == ['prepare', 'mae_official/convert',
-                                        'mae_official/cls_linear', 'tabulate']
+                                        'mae_official/cls_linear', 'tabulate', 'report']
     ctx = Context(TOOLS, env=spec.env)
     out = io.StringIO()
     outcomes = run_stages(stages, ctx, out=out)
-    assert [o.status for o in outcomes] == ['done'] * 4, out.getvalue()
+    assert [o.status for o in outcomes] == ['done'] * 5, out.getvalue()
     sha256 = hashlib.sha256(weights.read_bytes()).hexdigest()
     record = json.loads((cwd / 'given/mae_official/convert/weights.json').read_text())
     assert record['sha256'] == sha256 and record['file'] == weights.name
@@ -288,8 +295,9 @@ def test_full_study_dry_run_lists_stages():
     text = result.stdout
     tasks = ['pretrain', 'convert', 'cls_finetune', 'cls_linear', 'det_coco', 'seg_ade20k']
     names = [f'{m}/{t}' for m in ('mae', 'naive_mix', 'mixedae') for t in tasks]
-    for index, name in enumerate(names + ['tabulate'], 1):
-        assert f'[{index}/19] {name}  (' in text, name
+    for index, name in enumerate(names + ['cost', 'tabulate', 'report'], 1):
+        assert f'[{index}/21] {name}  (' in text, name
+    assert 'measure_cost.py configs/pipelines/imagenet_vit-base.py' in text
     assert 'torch.distributed.run --nproc_per_node=8' in text and '--launcher pytorch' in text
     assert 'configs/mixedae/mixedae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py' in text
     assert '<mixedae/convert:mmdet>' in text     # filled in once the conversion ran
@@ -345,9 +353,11 @@ def test_config_digest_covers_the_inherited_files(tmp_path):
 
 
 def running(pid: int) -> bool:
-    """The process exists and has not exited (a zombie has)."""
+    """One of the process's threads has not exited (a zombie has). Its main thread can be
+    a zombie while others (a TensorBoard writer's) still run and hold its files."""
     try:
-        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+        return any(task.joinpath('stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+                   for task in Path(f'/proc/{pid}/task').iterdir())
     except OSError:
         return False
 

@@ -23,7 +23,8 @@ from mixedae.pipeline import PipelineConfigError, load_spec
 from mixedae.tabulate.collect import run_dirs, scalars
 
 STAGES = ['prepare', 'mixedae/pretrain', 'mixedae/convert', 'mixedae/cls_finetune',
-          'mixedae/cls_linear', 'mixedae/det_coco', 'mixedae/seg_ade20k', 'tabulate']
+          'mixedae/cls_linear', 'mixedae/det_coco', 'mixedae/seg_ade20k', 'cost', 'tabulate',
+          'report']
 TRANSFER = STAGES[3:7]
 DIRS = {**{stage: stage for stage in STAGES}, 'tabulate': 'tables'}   # stage -> folder
 METRICS = ['ft_top1', 'lin_top1', 'ade_miou', 'coco_box', 'coco_mask']
@@ -118,7 +119,7 @@ def test_study_runs_as_jobs(slurm_study):
         assert (s.root / DIRS[stage] / 'stage.log').is_file()
     assert 'train iter 2/2' in (s.root / 'mixedae' / 'pretrain' / 'slurm' /
                                 f'{job_id(s.root, "mixedae/pretrain")}_0_log.out').read_text()
-    assert re.search(r'\n\d done in ', s.waited.stdout)
+    assert re.search(r'\n\d+ done in ', s.waited.stdout)
     assert (s.root / 'tables' / 'results.txt').read_text() in s.waited.stdout
     print(f'tiny study through SLURM: {s.seconds:.1f} s')
 
@@ -145,7 +146,7 @@ def test_status_lists_jobs_states_and_logs(slurm_study):
         assert row[1] == job_id(s.root, stage)
         assert row[2] in ('queued', 'running', 'done'), row
         assert row[-1] == str(s.root / DIRS[stage] / 'stage.log')
-    assert rows[-1][2] == 'queued'   # the tables wait for every other job
+    assert rows[-2][2] == 'queued'   # the tables wait for every other job (the report too)
     final = [line.split() for line in s.final.stdout.splitlines()[2:]]
     assert [(r[0], r[2]) for r in final] == [(stage, 'done') for stage in STAGES]
     assert all(re.fullmatch(r'\d+:\d\d:\d\d', r[3]) for r in final)   # elapsed
@@ -161,7 +162,8 @@ def test_scheduler_ran_jobs_in_dependency_order_and_in_parallel(slurm_study, slu
     span = {stage: (st['started'], st['started'] + st['seconds'])
             for stage, st in states.items()}
     order = [('prepare', 'mixedae/pretrain'), ('mixedae/pretrain', 'mixedae/convert'),
-             *(('mixedae/convert', t) for t in TRANSFER), *((t, 'tabulate') for t in TRANSFER)]
+             *(('mixedae/convert', t) for t in TRANSFER), *((t, 'tabulate') for t in TRANSFER),
+             ('cost', 'tabulate'), ('tabulate', 'report')]
     for before, after in order:
         assert span[before][1] <= span[after][0], (before, after)
     # two CPUs, one per job: the transfer stages run two at a time

@@ -12,6 +12,7 @@ import pytest
 
 from mixedae.tabulate import (Row, TabulateError, collect, load_published,
                                matching_references, references_markdown, tabulate, to_text)
+from mixedae.tabulate.curves import plot_training_curves, study_curves
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = REPO / 'benchmarks' / 'published_results.json'
@@ -72,7 +73,24 @@ def study(tmp_path: Path) -> Path:
                     'time': 0.2})
     # naive_mix: only pre-trained.
     write_run(root / 'naive_mix' / 'pretrain', '20240101_000000', train=[train_line(10, 0.6)])
+    # the cost stage: mixedae 3 % slower, naive mixing twice as slow
+    write_cost(root, {'mae': (1.0, 1.0, 1.0), 'mixedae': (1.03, 1.01, 1.05),
+                      'naive_mix': (2.0, 1.9, 2.1)})
     return root
+
+
+def write_cost(root: Path, ratios: dict) -> None:
+    """ROOT/cost/step_time.json as tools/measure_cost.py writes it."""
+    methods = {name: dict(batch=32, img_size=32, precision='fp32', seconds=0.05 * r[0],
+                          wall_s=[0.05 * r[0]], cpu_s=[0.05 * r[0]])
+               for name, r in ratios.items()}
+    record = dict(device='cpu', device_name='cpu: Test CPU, 1 thread', clock='cpu',
+                  baseline='mae', repeats=30, warmup=2, steps=4, torch='2.x',
+                  methods=methods, failed={},
+                  ratios={n: dict(median=m, low=lo, high=hi) for n, (m, lo, hi) in
+                          ratios.items()})
+    (root / 'cost').mkdir(parents=True, exist_ok=True)
+    (root / 'cost' / 'step_time.json').write_text(json.dumps(record))
 
 
 def by_method(rows: list) -> dict:
@@ -86,12 +104,44 @@ def test_collect_values_deltas_and_cost(study):
                                         'ade_miou': 40.12, 'cost': 1.0})
     assert mae.step_time == pytest.approx(0.3)
     assert mixed.values['cost'] == pytest.approx(1.03)
+    assert mixed.cost_range == (1.01, 1.05) and mixed.cost_device == 'cpu: Test CPU, 1 thread'
+    assert mixed.step_time == pytest.approx(0.309)   # logged: information only
     assert mixed.delta('ft_top1') == pytest.approx(0.5)
     assert mixed.delta('coco_box') == pytest.approx(0.9)
     assert mixed.delta('coco_mask') == pytest.approx(-0.5)
     assert mixed.delta('ade_miou') is None and 'ade_miou' not in mixed.values
     assert mae.delta('ft_top1') is None
     assert naive.values == pytest.approx({'cost': 2.0})
+
+
+def test_cost_only_from_the_side_by_side_measurement(study):
+    """Without the cost stage's record the column is blank (logged step times of separate
+    runs are no cost measure) and the notes say so; a corrupt record is named."""
+    (study / 'cost' / 'step_time.json').unlink()
+    rows = by_method(collect(study))
+    assert all('cost' not in r.values and r.cost_range is None for r in rows.values())
+    assert rows['mixedae'].step_time == pytest.approx(0.309)
+    text = to_text(list(rows.values()))
+    assert 'PT cost blank: no side-by-side measurement' in text
+    (study / 'cost' / 'step_time.json').write_text('{"ratios": {"mae": 1}}')
+    with pytest.raises(TabulateError, match=re.escape(
+            f'{study / "cost" / "step_time.json"}: unreadable cost record')):
+        collect(study)
+
+
+def test_run_without_local_scalars_is_named(study):
+    """A run whose config logs to TensorBoard only leaves its row empty there: the note
+    names the run instead of showing a silently empty 'measured' row."""
+    run = study / 'naive_mix' / 'cls_linear' / '20240105_000000' / 'vis_data'
+    run.mkdir(parents=True)
+    (run / 'events.out.tfevents.1704412800.host.1.0').write_bytes(b'')
+    rows = by_method(collect(study))
+    assert rows['naive_mix'].note == (
+        'no vis_data/scalars.json in cls_linear/20240105_000000 (no LocalVisBackend in the '
+        "config's visualizer?): nothing read there")
+    assert rows['mae'].note == rows['mixedae'].note == ''
+    assert 'no vis_data/scalars.json in cls_linear/20240105_000000' in to_text(
+        list(rows.values()))
 
 
 def test_provenance_labels_schedules(study):
@@ -103,7 +153,9 @@ def test_provenance_labels_schedules(study):
 def test_text_table_cells(study):
     lines = {line.split()[0]: line for line in to_text(collect(study)).splitlines() if line}
     assert '62.00 (+0.50)' in lines['mixedae'] and '31.00 (+0.90)' in lines['mixedae']
-    assert '1.03x' in lines['mixedae'] and '0.309' in lines['mixedae']
+    assert '1.03x [1.01-1.05]' in lines['mixedae'] and '0.309' in lines['mixedae']
+    assert 'timed side by side in one process on cpu: Test CPU, 1 thread' in to_text(
+        collect(study))
     assert '61.50' in lines['mae'] and '(+' not in lines['mae']
 
 
@@ -111,17 +163,19 @@ def test_outputs_written(study, tmp_path):
     text, written = tabulate([study], PUBLISHED, tmp_path / 'out')
     names = sorted(p.name for p in written)
     assert names == ['accuracy_vs_cost.png', 'deltas_vs_mae.png', 'results.csv',
-                     'results.md', 'results.tex']
+                     'results.md', 'results.tex', 'training_curves.png']
     for png in (p for p in written if p.suffix == '.png'):
         data = png.read_bytes()
         assert data.startswith(PNG_SIGNATURE) and len(data) > 1000
     records = {r['method']: r for r in csv.DictReader((tmp_path / 'out/results.csv').open())}
     assert records['mixedae']['ade_miou'] == '' and records['mixedae']['ade_miou_delta'] == ''
     assert float(records['mixedae']['ft_top1_delta']) == pytest.approx(0.5)
+    assert (records['mixedae']['cost_low'], records['mixedae']['cost_high']) == ('1.01', '1.05')
+    assert records['mixedae']['cost_device'] == 'cpu: Test CPU, 1 thread'
     assert records['naive_mix']['ft_top1'] == ''
     assert set(records) == {'mae', 'mixedae', 'naive_mix'}   # no run_info: no reference
     md = (tmp_path / 'out/results.md').read_text()
-    assert '| mixedae | measured (' in md and '1.03×' in md
+    assert '| mixedae | measured (' in md and '1.03× [1.01-1.05]' in md
     tex = (tmp_path / 'out/results.tex').read_text()
     assert r'\begin{tabular}' in tex and r'naive\_mix' in tex and r'1.03$\times$' in tex
 
@@ -454,7 +508,7 @@ def test_reads_real_mmengine_work_dirs(tmp_path):
     run_mmengine(root / 'mixedae' / 'cls_finetune', 'mixedae_ft', by_epoch=True, top1=43.0)
     rows = by_method(collect(root))
     assert rows['mae'].provenance == 'measured (pt 6 iters, ft 6 iters)'
-    assert rows['mae'].values == pytest.approx({'ft_top1': 42.5, 'cost': 1.0})
+    assert rows['mae'].values == pytest.approx({'ft_top1': 42.5})   # no cost stage here
     assert rows['mae'].step_time > 0
     assert rows['mixedae'].provenance == 'measured (ft 2 epochs)'
     assert rows['mixedae'].delta('ft_top1') == pytest.approx(0.5)
@@ -473,3 +527,29 @@ def test_tools_folder_does_not_shadow_pypi_tabulate():
     first, second = out.stdout.split()
     assert first == 'absent' or 'site-packages' in first
     assert second in ('a', 'a,')
+
+
+def test_training_curves_follow_resumes(tmp_path):
+    """A resumed run replaces the lines from its first iteration on; the chance level 1/r
+    comes from the dumped config read as text (never run)."""
+    task = tmp_path / 'study' / 'mixedae' / 'pretrain'
+
+    def lines(iters):
+        return [dict(train_line(i, 0.1), loss_rec=1 / i, loss_hc=0.2, homo_acc=0.3)
+                for i in iters]
+    write_run(task, '20240101_000000', train=lines([10, 20, 30]))
+    write_run(task, '20240102_000000', train=lines([30, 40]))   # resumed at iteration 20
+    (task / '20240102_000000' / 'vis_data' / 'config.py').write_text(
+        "raise SystemExit('never run')\nmodel = dict(\n    backbone=dict(\n"
+        "        type='MixedAEViT', mix_ratio=4))\n")
+    write_run(tmp_path / 'study' / 'mae' / 'pretrain', '20240101_000000',
+              train=[train_line(10, 0.1)])
+    curves = {c.method: c for c in study_curves(tmp_path / 'study')}
+    mixed, mae = curves['mixedae'], curves['mae']
+    assert mixed.series['loss_rec'] == ([10, 20, 30, 40], [0.1, 0.05, 1 / 30, 0.025])
+    assert sorted(mixed.series) == ['homo_acc', 'loss', 'loss_hc', 'loss_rec']
+    assert mixed.mix_ratio == 4 and not mixed.only_loss()
+    assert mae.only_loss() and mae.mix_ratio is None      # MAE: its loss is reconstruction
+    png = tmp_path / 'curves.png'
+    plot_training_curves(list(curves.values()), png, 'study')
+    assert png.read_bytes().startswith(PNG_SIGNATURE)

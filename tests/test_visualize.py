@@ -94,3 +94,28 @@ def test_mae_checkpoint_is_refused(tmp_path):
     torch.save({'meta': {'cfg': cfg.pretty_text}, 'state_dict': model.state_dict()}, path)
     with pytest.raises(ValueError, match='MAE with MAEViT does not mix images'):
         load_mixing_model(str(path))
+
+
+def test_masking_figure_of_mae(tmp_path, images):
+    """The report's figure for MAE (which does not mix): the visible patches are the
+    image's, black where masked; the reconstruction pastes them back over the prediction."""
+    from conftest import TINY_MAE, save_pretraining_checkpoint
+    from mixedae.visualize import load_pretraining_model, probe_masking, render_masking_grid
+    save_pretraining_checkpoint(tmp_path / 'mae.pth', config=TINY_MAE)
+    model = load_pretraining_model(str(tmp_path / 'mae.pth'), str(TINY_MAE))
+    probe = probe_masking(model, read_square_images(images, 32), seed=1)
+    assert probe.mask_ratio == 0.75 and probe.originals.shape == (4, 32, 32, 3)
+    patch, shown = 8, 0
+    for j in range(4):
+        for y in range(0, 32, patch):
+            for x in range(0, 32, patch):
+                cut = (j, slice(y, y + patch), slice(x, x + patch))
+                if probe.visible[cut].abs().sum() == 0:          # a masked patch
+                    torch.testing.assert_close(probe.pasted[cut], probe.predicted[cut])
+                else:
+                    shown += 1
+                    torch.testing.assert_close(probe.visible[cut], probe.originals[cut])
+                    torch.testing.assert_close(probe.pasted[cut], probe.originals[cut])
+    assert shown == 4 * 16 // 4                      # a quarter of the patches visible
+    canvas = render_masking_grid(probe)
+    assert canvas.shape == (*grid_size(4, 32 * cell_scale(32), 4), 3)

@@ -23,7 +23,8 @@ trap 'die "step failed at line $LINENO: $BASH_COMMAND"' ERR
 
 # Everything that decides the environment's content goes into the stamp.
 stamp_key() {
-  cat "$ROOT/tools/setup_env.sh" "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16
+  cat "$ROOT/tools/setup_env.sh" "$ROOT/setup.cfg" "$ROOT/setup.py" "$ROOT/pyproject.toml" \
+    "$ROOT/MANIFEST.in" | sha256sum | cut -c1-16
 }
 STAMP="$VENV/.mixedae-setup-$(stamp_key)"
 if [[ -f "$STAMP" ]]; then
@@ -76,6 +77,12 @@ fi
 
 log "installing mixedae and its pinned requirements"
 "${PIP[@]}" -e "$ROOT[tests]"
+# `mim train mixedae CONFIG` (openmim) runs <site-packages>/mixedae/.mim/tools/train.py, but
+# an editable install (PEP 660) leaves no mixedae folder in site-packages: link the sources
+# there (setup.py has linked tools/, configs/ and model-index.yml into mixedae/.mim/).
+SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+ln -sfn "$ROOT/mixedae" "$SITE/mixedae"
+[[ -f "$SITE/mixedae/.mim/tools/train.py" ]] || die "mixedae/.mim/tools/train.py missing after install"
 
 log "checking the stack"
 "$PY" - <<'PY'
@@ -84,6 +91,9 @@ from mmcv.ops import nms
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])
 nms(boxes, torch.tensor([0.9, 0.8]), 0.5)
 import mixedae  # registers the project's modules
+from mim.utils import get_installed_path
+import os.path as osp
+assert osp.isfile(osp.join(get_installed_path('mixedae'), '.mim', 'tools', 'train.py'))
 print(f"[setup] torch {torch.__version__}, mmcv {mmcv.__version__} (ops ok), "
       f"mmdet {mmdet.__version__}, mmseg {mmseg.__version__}, mmpretrain {mmpretrain.__version__}")
 PY

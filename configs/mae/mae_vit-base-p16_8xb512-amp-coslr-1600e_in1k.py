@@ -12,3 +12,6 @@ train_dataloader = dict(
     persistent_workers=False,
     collate_fn=dict(_delete_=True, type='default_collate'),
     dataset=dict(pipeline={{_base_.checked_pretrain_pipeline}}))
+
+# log to vis_data/scalars.json (the tables read it) and to TensorBoard
+visualizer = dict(vis_backends={{_base_.local_and_tensorboard}})

@@ -62,6 +62,13 @@ cfg_options = dict(
 
 tabulate = dict(baseline='mae')
 
+# The cost column: every method's training step timed side by side in one process
+# (tools/measure_cost.py) at the pre-training shapes (batch 32, 32 px), here with one
+# thread as the training stages. 30 interleaved rounds of 4 steps after 2 warm-up steps:
+# about 20 s of CPU time; two runs, one beside a CPU hog, agree within 5 % per ratio
+# (benchmarks/cost_stage_check.py).
+cost = dict(repeats=30, steps=4, warmup=2)
+
 # One thread per training process: the tiny models gain nothing from a second one, and on
 # a busy 2-core machine two OpenMP threads per process slow a step down up to 50x.
 env = dict(OMP_NUM_THREADS='1')

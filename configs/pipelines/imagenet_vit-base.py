@@ -53,3 +53,8 @@ tabulate = dict(baseline='mae')
 # 8 x 4 by accumulating 2 micro-batches per optimizer step (lr 1e-4 and 100 epochs as the
 # recipe; mixedae/engine/recipe_batch.py).
 cfg_options = dict(det_coco={'protocol.batch_mismatch': 'accumulate'})
+
+# The cost column: the three methods' training steps (ViT-B/16, 224 px, 512 images per GPU,
+# the configs' AMP) timed side by side on one GPU of a training node: 3 warm-up steps, then
+# 5 interleaved rounds of 10 steps (tools/measure_cost.py).
+cost = dict(repeats=5, steps=10, warmup=3)

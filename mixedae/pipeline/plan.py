@@ -5,13 +5,17 @@
     prepare                                  (if the config asks for tiny datasets)
     <method>/pretrain -> <method>/convert -> <method>/<task> ...     for every method
                          <method>/convert -> <method>/<task> ...     (given as a checkpoint)
+    cost                                     (the methods' training steps side by side,
+                                              if any method has a pre-training config)
     tabulate                                 (always, with whatever finished)
+    report                                   (report.html: tables, costs, curves, mixes)
 
 Folders: ``ROOT/<method>/<task>/`` (the tabulate layout), ``ROOT/<method>/convert/``,
-``ROOT/prepare/``, ``ROOT/tables/``.
+``ROOT/prepare/``, ``ROOT/cost/``, ``ROOT/tables/``, ``ROOT/report/``.
 """
 from pathlib import Path
 
+from .report_stages import CostStage, MethodConfig, ReportStage
 from .spec import MethodSpec, PipelineSpec
 from .stages import ConvertStage, PrepareTinyDatasets, Stage, TabulateStage, TrainStage
 
@@ -28,8 +32,16 @@ def plan_stages(spec: PipelineSpec, published: Path) -> list[Stage]:
         prepare = ('prepare',)
     for method in spec.methods:
         stages += method_stages(spec, method, root / method.name, prepare)
+    configs = tuple(MethodConfig(m.name, m.config and m.config.resolve(),
+                                 {**m.cfg_options, **spec.stage_options(m.name, 'pretrain')})
+                    for m in spec.methods)
+    if any(m.config for m in configs):   # methods given as weights have no step to time
+        stages.append(CostStage('cost', root / 'cost', 'cost', pipeline=spec.path,
+                                work_root=root, methods=configs, settings=spec.cost))
     stages.append(TabulateStage('tabulate', root / 'tables', 'tabulate', root=root,
                                 published=published, baseline=spec.baseline))
+    stages.append(ReportStage('report', root / 'report', 'report', ('tabulate',), root=root,
+                              published=published, baseline=spec.baseline, methods=configs))
     return stages
 
 

@@ -159,14 +159,17 @@ def summarize(outcomes: Sequence[Outcome], seconds: float, out: TextIO) -> bool:
         print('\n' + Path(tables['results.txt']).read_text(), file=out)
         for name, path in tables.items():
             print(f'wrote {path}', file=out)
+    report_page = table_outputs(outcomes, 'report')
+    if report_page:
+        print(f'\nstudy report: {report_page["report.html"]}', file=out)
     out.flush()
     return not (counts['failed'] or counts['blocked'])
 
 
-def table_outputs(outcomes: Sequence[Outcome]) -> Optional[dict]:
-    """Outputs of the tabulate stage if it finished now or earlier."""
+def table_outputs(outcomes: Sequence[Outcome], task: str = 'tabulate') -> Optional[dict]:
+    """Outputs of the tabulate (or report) stage if it finished now or earlier."""
     for o in outcomes:
-        if o.stage.task == 'tabulate' and o.status in ('done', 'skipped'):
+        if o.stage.task == task and o.status in ('done', 'skipped'):
             state = read_state(o.stage.dir)
             return state['outputs'] if state else None
     return None

@@ -15,6 +15,7 @@ Keys (paths are relative to the current directory, like mmengine's tools)::
     cfg_options = dict(pretrain={'train_cfg.max_iters': 100},     # per stage: a task
                        det_coco={...}, **{'mixedae/pretrain': {...}})  # or <method>/<task>
     tabulate = dict(baseline='mae')
+    cost = dict(repeats=20, steps=5, warmup=2)   # optional: the cost stage's measurement
     launcher = dict(nproc_per_node=8)       # optional: torchrun for train/test stages
     env = dict(OMP_NUM_THREADS='1')         # optional: environment of the subprocesses
     executor = dict(type='slurm', partition='gpu', nodes=1, gpus_per_node=8,   # optional:
@@ -36,9 +37,10 @@ from .cli_options import to_cli_options
 TRANSFER_TASKS = tuple(t for t in TASKS if t != 'pretrain')
 CONVERT_TARGETS = ('mmpretrain', 'mmdet', 'mmseg', 'timm')
 METHOD_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
-RESERVED = {'prepare', 'tables'}   # folders of the study root that are not methods
+RESERVED = {'prepare', 'tables', 'cost', 'report'}   # study-root folders that are not methods
 TOP_KEYS = {'work_root', 'prepare', 'methods', 'tasks', 'cfg_options', 'tabulate',
-            'launcher', 'env', 'executor'}
+            'launcher', 'env', 'cost', 'executor'}
+COST_KEYS = {'repeats', 'steps', 'warmup', 'batch'}
 METHOD_KEYS = {'config', 'cfg_options', 'checkpoint'}
 TASK_KEYS = {'config', 'convert_to', 'checkpoint_key', 'test', 'cfg_options'}
 
@@ -95,6 +97,7 @@ class PipelineSpec:
     baseline: str = 'mae'
     nproc_per_node: Optional[int] = None
     env: dict = field(default_factory=dict)
+    cost: dict = field(default_factory=dict)   # measure_costs() settings of the cost stage
     slurm: Optional[SlurmSpec] = None   # None: the local executor
 
     def stage_options(self, method: str, task: str) -> dict:
@@ -221,6 +224,17 @@ def _env(path: Path, env) -> dict:
     return env
 
 
+def _cost(path: Path, cost) -> dict:
+    if not isinstance(cost, dict):
+        raise _fail(path, 'cost', f'expected a dict, got {cost!r}')
+    _check_keys(path, 'cost', cost, COST_KEYS, set())
+    for key, value in cost.items():
+        minimum = 0 if key == 'warmup' else 1
+        if value is not None and (not isinstance(value, int) or value < minimum):
+            raise _fail(path, f'cost.{key}', f'expected an integer >= {minimum}, got {value!r}')
+    return dict(cost)
+
+
 def _resource_error(name: str, value) -> Optional[str]:
     """What is wrong with a value of a slurm resource, or None."""
     kind = SLURM_RESOURCES[name]
@@ -284,7 +298,8 @@ def stage_names(methods: tuple[MethodSpec, ...], tasks: tuple[TaskSpec, ...],
         names.append(f'{method.name}/pretrain')
         if tasks:
             names += [f'{method.name}/convert', *(f'{method.name}/{t.name}' for t in tasks)]
-    return names + ['tabulate']
+    cost = ['cost'] if any(m.config is not None for m in methods) else []
+    return names + cost + ['tabulate', 'report']
 
 
 def _tiny_datasets(path: Path, prepare) -> Optional[dict]:
@@ -325,4 +340,5 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
         baseline=tabulate.get('baseline', 'mae'),
         nproc_per_node=_nproc(path, cfg.get('launcher')),
         env=_env(path, cfg.get('env', {})),
+        cost=_cost(path, cfg.get('cost', {})),
         slurm=slurm)

@@ -345,12 +345,13 @@ class TabulateStage(Stage):
     baseline: str = 'mae'
 
     def inputs(self) -> list[Path]:
-        return sorted(self.root.glob(f'*/*/{STATE_FILE}'))
+        return sorted([*self.root.glob(f'*/*/{STATE_FILE}'),
+                       *self.root.glob('cost/step_time.json')])
 
     def describe(self, ctx: Context) -> str:
         return (f'tabulate {self.root} (baseline {self.baseline}) -> '
                 f'{self.dir}/results.{{txt,md,csv,tex}}, deltas_vs_mae.png, '
-                'accuracy_vs_cost.png')
+                'accuracy_vs_cost.png, training_curves.png')
 
     def signature(self, ctx: Context) -> dict:
         return {'tabulate': self.baseline, 'inputs': [file_stamp(p) for p in self.inputs()]}

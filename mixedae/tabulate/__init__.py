@@ -10,8 +10,9 @@ Work-dir convention. Each study root passed to `tools/tabulate.py` is laid out a
 i.e. the runner's `work_dir` is `ROOT/<method>/<task>`. `<method>` is any folder name
 (`mae` is the baseline unless told otherwise, e.g. `naive_mix`, `mixedae`); `<task>` is one of
 
-- `pretrain`: pre-training cost = median `time` (s/iter) of the train lines, as a ratio to
-  the baseline method's;
+- `pretrain`: the logged step time (median `time`, s/iter, for information) and the
+  training curves (`training_curves.png`); the cost column comes from the study's cost
+  stage, `ROOT/cost/step_time.json` (:mod:`.cost`), blank without it;
 - `cls_finetune`, `cls_linear`: `accuracy/top1` (mmpretrain, percent);
 - `det_coco`: `coco/bbox_mAP`, `coco/segm_mAP` (mmdet CocoMetric, fractions; shown x100);
 - `seg_ade20k`: `mIoU` (mmseg IoUMetric, percent).
@@ -33,17 +34,41 @@ Runs made elsewhere (e.g. with mmseg's own `tools/train.py`: `work_dirs/<cfg>/<t
 join a table one by one, `runs[method][task] = <run folder or work_dir>`: they take the
 place of that task in the first study root, or form a study of their own without one.
 """
+import re
 from pathlib import Path
 from typing import Optional
 
 from .collect import METRICS, Row, TabulateError, collect
+from .curves import plot_training_curves, study_curves
 from .plots import plot_accuracy_vs_cost, plot_deltas
 from .published import Published, load_published, matching_references
 from .render import references_markdown, to_csv, to_latex, to_markdown, to_text
 
 __all__ = ['METRICS', 'Published', 'Row', 'TabulateError', 'collect', 'load_published',
-           'matching_references', 'references_markdown', 'tabulate', 'to_csv', 'to_latex',
-           'to_markdown', 'to_text']
+           'matching_references', 'references_markdown', 'study_rows', 'tabulate', 'to_csv',
+           'to_latex', 'to_markdown', 'to_text']
+
+
+def study_rows(roots: list[Path], published: Path, baseline: str = 'mae',
+               runs: Optional[dict[str, dict[str, Path]]] = None) -> list[Row]:
+    """Every root's measured rows (and `runs`, see above), each study followed by the
+    published references of the same protocols and pre-training length."""
+    labels = study_labels(roots)
+    studies = [collect(root, baseline, label, runs if index == 0 else None)
+               for index, (root, label) in enumerate(zip(roots, labels))]
+    if not roots:
+        studies = [collect(None, baseline, '', runs or {})]
+    references = load_published(published)
+    rows = []
+    for measured in studies:
+        rows += measured + matching_references(measured, references)
+    return rows
+
+
+def study_labels(roots: list[Path]) -> list[str]:
+    """Row-name prefixes: none for one study, else the folder names (or paths)."""
+    labels = [root.name for root in roots] if len(roots) > 1 else ['']
+    return labels if len(set(labels)) == len(labels) else [str(root) for root in roots]
 
 
 def tabulate(roots: list[Path], published: Path, out_dir: Path, baseline: str = 'mae',
@@ -51,18 +76,9 @@ def tabulate(roots: list[Path], published: Path, out_dir: Path, baseline: str = 
     """Collect every root (and `runs`, see above), put beside each study the published
     references of the same protocols and pre-training length, write tables and plots to
     `out_dir`; return (text table, paths)."""
-    labels = [root.name for root in roots] if len(roots) > 1 else ['']
-    if len(set(labels)) < len(labels):
-        labels = [str(root) for root in roots]
-    studies = [collect(root, baseline, label, runs if index == 0 else None)
-               for index, (root, label) in enumerate(zip(roots, labels))]
-    if not roots:
-        studies = [collect(None, baseline, '', runs or {})]
-    references = load_published(published)
-    titles = {p.id: p.title for p in references.protocols.values()}
-    rows = []
-    for measured in studies:
-        rows += measured + matching_references(measured, references)
+    labels = study_labels(roots)
+    titles = {p.id: p.title for p in load_published(published).protocols.values()}
+    rows = study_rows(roots, published, baseline, runs)
     out_dir.mkdir(parents=True, exist_ok=True)
     text = to_text(rows, titles)
     written = []
@@ -74,5 +90,10 @@ def tabulate(roots: list[Path], published: Path, out_dir: Path, baseline: str = 
     for name, plot in (('deltas_vs_mae.png', plot_deltas),
                        ('accuracy_vs_cost.png', plot_accuracy_vs_cost)):
         plot(rows, out_dir / name)
+        written.append(out_dir / name)
+    for root, label in zip(roots, labels):   # one figure of training curves per study
+        name = f'training_curves_{re.sub(r"[^A-Za-z0-9_.-]", "_", label)}.png' if label \
+            else 'training_curves.png'
+        plot_training_curves(study_curves(root), out_dir / name, label or root.name)
         written.append(out_dir / name)
     return text, written

@@ -56,6 +56,8 @@ class Row:
     source: str = ''
     study: str = ''
     digits: int = 2
+    cost_range: Optional[tuple[float, float]] = None  # interquartile range of 'cost'
+    cost_device: str = ''  # where the cost was measured (the study's cost stage)
     protocols: dict[str, str] = field(default_factory=dict)  # task -> protocol id
     arch: Optional[str] = None  # pre-trained backbone, e.g. 'vit-base-p16'
     pretrain_epochs: Optional[int] = None  # length of the finished pre-training
@@ -160,6 +162,15 @@ def find_metric(task_dir: Path, key: str) -> Optional[tuple[float, Path]]:
     return None
 
 
+def unlogged(task_dir: Path) -> Optional[Path]:
+    """The newest run of a task if no run of it wrote the local scalars file (a config
+    whose visualizer has no LocalVisBackend), else None."""
+    runs = run_dirs(task_dir)
+    if runs and not any((run / 'vis_data' / 'scalars.json').is_file() for run in runs):
+        return runs[0]
+    return None
+
+
 def pretrain_length(run: Path, lines: list[dict]) -> Optional[int]:
     """Epochs of a pre-training run that reached the end of its epoch schedule."""
     planned = run_info(run).get('schedule', {}).get('max_epochs')
@@ -198,7 +209,7 @@ def read_method(task_dirs: dict[str, Path], name: str, study: str,
     or run folders given one by one): metrics with the protocol of the run each came
     from, schedules, step time, and the pre-trained backbone and length."""
     row = Row(name, '', study=study)
-    schedules = {}
+    schedules, unread = {}, []
     for task in TASKS:
         task_dir = task_dirs.get(task)
         if task_dir is None:
@@ -215,7 +226,13 @@ def read_method(task_dirs: dict[str, Path], name: str, study: str,
                 row.values[m.name] = found[0] * m.scale
                 if protocol := run_info(found[1]).get('protocol'):
                     row.protocols[task] = protocol
+        if (silent := unlogged(task_dir)) is not None and not any(
+                m.task == task and m.name in row.values for m in METRICS):
+            unread.append(f'{task}/{silent.name}')
     row.provenance = provenance(schedules, weights)
+    if unread:
+        row.note = (f'no vis_data/scalars.json in {", ".join(unread)} (no LocalVisBackend in '
+                    "the config's visualizer?): nothing read there")
     return row
 
 
@@ -249,10 +266,12 @@ def collect(root: Optional[Path], baseline: str = 'mae', label: str = '',
             runs: Optional[dict[str, dict[str, Path]]] = None) -> list[Row]:
     """Measured rows of one study root and/or of runs given one by one (`runs`: method ->
     task -> a run folder or work_dir, e.g. made with mmseg's own tools/train.py; such a
-    task replaces the root's); deltas and cost are vs the `baseline` method.
+    task replaces the root's); deltas are vs the `baseline` method, the cost is the
+    study's side-by-side measurement (:mod:`.cost`), blank without one.
 
     Row names are `<label>/<method>` when a label is given (several roots), else `<method>`.
     """
+    from .cost import apply_cost, read_cost
     task_dirs: dict[str, dict[str, Path]] = {}
     weights: dict[str, str] = {}
     for method_dir in method_dirs(root) if root is not None else []:
@@ -272,6 +291,5 @@ def collect(root: Optional[Path], baseline: str = 'mae', label: str = '',
     rows.sort(key=lambda r: r is not base)  # baseline first, then alphabetical
     for row in rows:
         row.baseline = base
-        if base and base.step_time and row.step_time:
-            row.values['cost'] = row.step_time / base.step_time
+    apply_cost(rows, read_cost(root) if root is not None else None, label)
     return rows

@@ -73,14 +73,16 @@ def plot_accuracy_vs_cost(rows: list[Row], path: Path) -> None:
         for i, row in enumerate(rows):
             if 'cost' in row.values and m.name in row.values:
                 x, y = row.values['cost'], row.values[m.name]
-                ax.scatter(x, y, marker=MARKERS[kind(row)], color=f'C{i % 10}', s=60,
-                           label=f'{row.method} ({kind(row)})')
+                xerr = None if row.cost_range is None else \
+                    [[x - row.cost_range[0]], [row.cost_range[1] - x]]
+                ax.errorbar(x, y, xerr=xerr, fmt=MARKERS[kind(row)], color=f'C{i % 10}',
+                            markersize=8, capsize=3, label=f'{row.method} ({kind(row)})')
                 ax.annotate(row.method, (x, y), textcoords='offset points', xytext=(5, 4),
                             fontsize=7)
         ax.margins(x=0.2, y=0.1)
         ax.set_xlabel('pre-training cost (x baseline)')
         ax.set_ylabel(m.header)
         ax.legend(fontsize=7)
-    fig.suptitle('Transfer vs pre-training cost (markers: o published, s derived, ^ measured)',
-                 fontsize=10)
+    fig.suptitle('Transfer vs pre-training cost (markers: o published, s derived, ^ measured; '
+                 'bars: interquartile range of the measured cost)', fontsize=10)
     fig.savefig(path, dpi=120)

@@ -29,16 +29,39 @@ def metric_cell(row: Row, name: str) -> str:
     return text if delta is None else f'{text} ({number(delta, row.digits, sign=True)})'
 
 
-def cells(row: Row, times: str = 'x') -> list[str]:
+def cost_cell(row: Row, times: str = 'x') -> str:
+    """'1.04x' (published), '1.04x [1.02-1.06]' (measured: its interquartile range)."""
     cost = number(row.values.get('cost'), 2)
+    if not cost:
+        return ''
+    if row.cost_range is None:
+        return cost + times
+    low, high = (number(v, 2) for v in row.cost_range)
+    return f'{cost}{times} [{low}-{high}]'
+
+
+def cells(row: Row, times: str = 'x') -> list[str]:
     step = '' if row.step_time is None else f'{row.step_time:.3g}'
     return [row.method, row.provenance, *(metric_cell(row, m.name) for m in METRICS),
-            cost + times if cost else '', step, row.note]
+            cost_cell(row, times), step, row.note]
 
 
 def sources(rows: list[Row]) -> list[str]:
     return [f'{r.method} ({next(iter(r.protocols.values()), "")}): {r.source}'
             for r in rows if r.source]
+
+
+def cost_note(study: str, measured: list[Row]) -> str:
+    """Where a study's cost column comes from (or why it is blank)."""
+    devices = sorted({r.cost_device for r in measured if r.cost_device})
+    if devices:
+        return (f'{study or "study"}: PT cost = training step time vs the baseline, timed '
+                f'side by side in one process on {"; ".join(devices)} (the cost stage): '
+                'median of the per-round ratios [interquartile range]; PT s/iter = the step '
+                'time the run logged, for information only.')
+    return (f'{study or "study"}: PT cost blank: no side-by-side measurement '
+            '(tools/measure_cost.py, the cost stage); PT s/iter = the step time the run '
+            'logged, for information only (separate processes: it follows the load).')
 
 
 def study_notes(rows: list[Row], titles: Optional[dict] = None) -> list[str]:
@@ -51,7 +74,7 @@ def study_notes(rows: list[Row], titles: Optional[dict] = None) -> list[str]:
         if not measured:
             continue
         tasks = {f'{SHORT[t]}={p}': p for r in measured for t, p in r.protocols.items()}
-        named += [p for p in tasks.values() if p not in named]
+        named += [p for p in dict.fromkeys(tasks.values()) if p not in named]
         pretrain = sorted({f'{r.arch or "backbone not recorded"}, '
                            + (f'{r.pretrain_epochs} epochs' if r.pretrain_epochs else
                               'no finished epoch schedule recorded') for r in measured})
@@ -61,6 +84,7 @@ def study_notes(rows: list[Row], titles: Optional[dict] = None) -> list[str]:
                  'protocol and pre-training length')
         notes.append(f'{study or "study"}: pre-trained {"; ".join(pretrain)}; protocols '
                      f'{", ".join(tasks) or "not recorded"}; {found}.')
+        notes.append(cost_note(study, measured))
     notes += [f'protocol {p}: {titles[p]}' for p in named if titles and p in titles]
     return notes
 
@@ -104,7 +128,7 @@ def to_csv(rows: list[Row]) -> str:
     fields = ['study', 'method', 'provenance', 'protocols', 'arch', 'pretrain_epochs']
     for m in METRICS:
         fields += [m.name, f'{m.name}_delta']
-    fields += ['cost', 'step_time_s', 'note', 'source']
+    fields += ['cost', 'cost_low', 'cost_high', 'cost_device', 'step_time_s', 'note', 'source']
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fields, lineterminator='\n')
     writer.writeheader()
@@ -112,7 +136,10 @@ def to_csv(rows: list[Row]) -> str:
         record = {'study': r.study, 'method': r.method, 'provenance': r.provenance,
                   'protocols': ' '.join(f'{t}={p}' for t, p in r.protocols.items()),
                   'arch': r.arch, 'pretrain_epochs': r.pretrain_epochs,
-                  'cost': r.values.get('cost'), 'step_time_s': r.step_time,
+                  'cost': r.values.get('cost'),
+                  'cost_low': r.cost_range[0] if r.cost_range else None,
+                  'cost_high': r.cost_range[1] if r.cost_range else None,
+                  'cost_device': r.cost_device, 'step_time_s': r.step_time,
                   'note': r.note, 'source': r.source}
         for m in METRICS:
             record[m.name] = r.values.get(m.name)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import torch
 
+from .masking import MaskProbe
 from .probe import MixProbe
 
 COLUMNS = 3
@@ -30,10 +31,11 @@ def cell_scale(image_size: int, min_cell: int = 128) -> int:
     return max(1, math.ceil(min_cell / image_size))
 
 
-def grid_size(rows: int, cell: int) -> tuple[int, int]:
-    """(height, width) in pixels of a grid of ``rows`` x 3 cells of ``cell`` pixels."""
+def grid_size(rows: int, cell: int, columns: int = COLUMNS) -> tuple[int, int]:
+    """(height, width) in pixels of a grid of ``rows`` x ``columns`` cells of ``cell``
+    pixels."""
     return (rows * (cell + LABEL_HEIGHT) + (rows + 1) * PAD,
-            COLUMNS * cell + (COLUMNS + 1) * PAD)
+            columns * cell + (columns + 1) * PAD)
 
 
 def upscale(image: np.ndarray, scale: int) -> np.ndarray:
@@ -96,12 +98,35 @@ def cells(probe: MixProbe, query: int, patch: int) -> list[tuple[str, np.ndarray
 
 def render_grid(probe: MixProbe, query: int, patch: int, min_cell: int = 128) -> np.ndarray:
     """The whole figure as an RGB uint8 array of :func:`grid_size`."""
-    scale = cell_scale(probe.mixed.shape[0], min_cell)
-    cell = probe.mixed.shape[0] * scale
-    rows = 1 + len(probe.originals)
-    canvas = np.full((*grid_size(rows, cell), 3), 255, np.uint8)
-    for index, (label, image) in enumerate(cells(probe, query, patch)):
-        row, col = divmod(index, COLUMNS)
+    return lay_out(cells(probe, query, patch), COLUMNS, probe.mixed.shape[0], min_cell)
+
+
+def render_masking_grid(probe: MaskProbe, min_cell: int = 128) -> np.ndarray:
+    """A masking model's figure: per image, the original, its visible patches, the
+    reconstruction (visible patches pasted back) and the raw prediction."""
+    def u8(t: torch.Tensor) -> np.ndarray:
+        return t.round().to(torch.uint8).numpy()
+
+    hidden = f'{probe.mask_ratio:.0%} masked'
+    rows = [[(f'original {j + 1}', u8(probe.originals[j])),
+             (f'visible ({hidden})', u8(probe.visible[j])),
+             (f'reconstruction {j + 1}', u8(probe.pasted[j])),
+             (f'prediction {j + 1}', u8(probe.predicted[j]))]
+            for j in range(len(probe.originals))]
+    return lay_out([cell for row in rows for cell in row], 4, probe.originals.shape[1],
+                   min_cell)
+
+
+def lay_out(labelled: list[tuple[str, np.ndarray]], columns: int, image_size: int,
+            min_cell: int = 128) -> np.ndarray:
+    """(label, RGB image) cells, row by row, ``columns`` a row, each image scaled by an
+    integer factor to at least ``min_cell`` pixels under its label."""
+    scale = cell_scale(image_size, min_cell)
+    cell = image_size * scale
+    rows = -(-len(labelled) // columns)
+    canvas = np.full((*grid_size(rows, cell, columns), 3), 255, np.uint8)
+    for index, (label, image) in enumerate(labelled):
+        row, col = divmod(index, columns)
         top = PAD + row * (cell + LABEL_HEIGHT + PAD)
         left = PAD + col * (cell + PAD)
         cv2.putText(canvas, label, (left, top + LABEL_HEIGHT - 5), cv2.FONT_HERSHEY_SIMPLEX,

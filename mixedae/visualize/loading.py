@@ -1,4 +1,4 @@
-"""Load a pre-trained mixing model from its checkpoint, and a group of images for it."""
+"""Load a pre-training model (mixing or masking) from its checkpoint, and images for it."""
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -24,30 +24,43 @@ def checkpoint_config(checkpoint: dict, path: str) -> Config:
     return config_from_text(text, f'{path} (meta.cfg)')
 
 
-def load_mixing_model(path: str, config: Optional[str] = None) -> nn.Module:
-    """Build the pre-training model of ``config`` (default: the checkpoint's own) and
-    load the checkpoint's weights into it, strictly.
+def load_pretraining_model(path: str, config: Optional[str | Config] = None) -> nn.Module:
+    """Build the pre-training model of ``config`` (a file or a loaded ``Config``; default:
+    the checkpoint's own) and load the checkpoint's weights into it, strictly.
 
     Raises:
-        ValueError: the model does not mix images (e.g. mmpretrain's MAE), or the
-            checkpoint does not fit the config; the message names the file.
+        ValueError: the checkpoint does not fit the config; the message names the file.
     """
     checkpoint = load_checkpoint_file(path, map_location='cpu')
-    cfg = Config.fromfile(config) if config else checkpoint_config(checkpoint, path)
+    if isinstance(config, Config):
+        cfg = config
+    else:
+        cfg = Config.fromfile(config) if config else checkpoint_config(checkpoint, path)
     model_cfg = cfg.model.copy()
     if cfg.get('data_preprocessor') and 'data_preprocessor' not in model_cfg:
         model_cfg['data_preprocessor'] = cfg.data_preprocessor
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(model_cfg)
-    if getattr(model.backbone, 'mix_ratio', None) is None:
-        raise ValueError(f'{path}: {type(model).__name__} with {type(model.backbone).__name__}'
-                         ' does not mix images; visualize needs a MixedAE or naive-mixing '
-                         'checkpoint (backbone.mix_ratio set)')
     try:
         model.load_state_dict(checkpoint.get('state_dict', checkpoint), strict=True)
     except RuntimeError as e:
         raise ValueError(f'{path}: weights do not fit the config: {e}') from None
     return model.eval()
+
+
+def load_mixing_model(path: str, config: Optional[str | Config] = None) -> nn.Module:
+    """:func:`load_pretraining_model` for a model that mixes images.
+
+    Raises:
+        ValueError: the model does not mix images (e.g. mmpretrain's MAE), or the
+            checkpoint does not fit the config; the message names the file.
+    """
+    model = load_pretraining_model(path, config)
+    if getattr(model.backbone, 'mix_ratio', None) is None:
+        raise ValueError(f'{path}: {type(model).__name__} with {type(model.backbone).__name__}'
+                         ' does not mix images; visualize needs a MixedAE or naive-mixing '
+                         'checkpoint (backbone.mix_ratio set)')
+    return model
 
 
 def read_square_images(paths: Sequence[str | Path], size: int) -> torch.Tensor:

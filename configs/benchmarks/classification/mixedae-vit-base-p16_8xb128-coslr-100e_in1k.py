@@ -37,3 +37,6 @@ optim_wrapper = dict(type='AmpOptimWrapper')
 # Each rank draws its own drop-path masks and augmentations: randomness.diff_rank_seed,
 # inherited from mmpretrain.
 protocol = dict(name='mmpretrain-mae-finetune', total_batch=1024, batch_mismatch='error')
+
+# log to vis_data/scalars.json (the tables read it) and to TensorBoard
+visualizer = dict(vis_backends={{_base_.local_and_tensorboard}})

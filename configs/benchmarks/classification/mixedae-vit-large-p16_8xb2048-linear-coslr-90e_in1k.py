@@ -36,3 +36,6 @@ test_dataloader = val_dataloader
 # AMP (AmpOptimWrapper) and per-rank randomness (diff_rank_seed) are mmpretrain's.
 protocol = dict(name='mmpretrain-mae-linear', total_batch=16384, batch_mismatch='error')
 auto_scale_lr = dict(base_batch_size=16384)
+
+# log to vis_data/scalars.json (the tables read it) and to TensorBoard
+visualizer = dict(vis_backends={{_base_.local_and_tensorboard}})

@@ -45,3 +45,6 @@ auto_scale_lr = dict(base_batch_size=16)
 # Each rank draws its own drop-path masks and augmentations (detectron2 seeds seed + rank);
 # PerIterationSeedHook replays them exactly on resume.
 randomness = dict(seed=0, diff_rank_seed=True)
+
+# log to vis_data/scalars.json (the tables read it) and to TensorBoard
+visualizer = dict(vis_backends={{_base_.local_and_tensorboard}})
