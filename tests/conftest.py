@@ -1,4 +1,6 @@
 """Shared fixtures: tiny generated data and tiny configs (CPU, seconds), one tiny study."""
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,12 +9,31 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock
 from mmengine.config import Config
 
 import mixedae  # noqa: F401  (registers modules)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'configs'
+
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # `make test` runs two pytest-xdist workers on two cores: one thread each for the
+    # tests' in-process tensors (the tiny models gain nothing from a second one)
+    torch.set_num_threads(1)
+
+
+@pytest.hookimpl(tryfirst=True)   # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Under ``--dist loadgroup`` the SLURM tests go to one xdist worker (SLURM starts
+    once, their module fixtures are made once), the other tests of the tiny study to one
+    worker (the study itself runs once for both: see ``study``)."""
+    for item in items:
+        fixtures = set(getattr(item, 'fixturenames', ()))
+        if 'slurm_cluster' in fixtures:
+            item.add_marker(pytest.mark.xdist_group('slurm'))
+        elif 'study' in fixtures:
+            item.add_marker(pytest.mark.xdist_group('study'))
 TOOLS = ROOT / 'tools'
 PUBLISHED = ROOT / 'benchmarks' / 'published_results.json'
 
@@ -127,10 +148,20 @@ def demo_method(name: str, **entry) -> dict:
 def study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One run of tools/run_pipeline.py: MixedAE, all four transfer tasks (seg also tested
     with tools/test.py), its cost, tables and report, data made by the prepare stage in
-    the working folder (shared by the pipeline, report, mim and SLURM tests)."""
-    cwd = tmp_path_factory.mktemp('pipeline')
-    config = write_pipeline(cwd / 'pipeline.py', demo_method('mixedae'), dict(
-        cls_finetune={}, cls_linear={}, det_coco={}, seg_ade20k=dict(test=True)))
-    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config)],
-                            cwd=cwd, capture_output=True, text=True, timeout=600)
-    return cwd, result
+    the working folder (shared by the pipeline, report, mim and SLURM tests). Under xdist
+    the first worker that needs it runs it; another waits, then reads its record."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        shared = shared.parent   # the run's folder, above the workers' own
+    cwd, record = shared / 'study', shared / 'study.json'
+    with FileLock(str(shared / 'study.lock')):
+        if not record.is_file():
+            cwd.mkdir()
+            config = write_pipeline(cwd / 'pipeline.py', demo_method('mixedae'), dict(
+                cls_finetune={}, cls_linear={}, det_coco={}, seg_ade20k=dict(test=True)))
+            result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
+                                     str(config)], cwd=cwd, capture_output=True, text=True,
+                                    timeout=600)
+            record.write_text(json.dumps(dict(args=result.args, returncode=result.returncode,
+                                              stdout=result.stdout, stderr=result.stderr)))
+    return cwd, subprocess.CompletedProcess(**json.loads(record.read_text()))

@@ -197,7 +197,8 @@ def requeued(study, slurm_cluster):
         'default_hooks.checkpoint.interval': 10, 'default_hooks.logger.interval': 5}),
         cwd / 'requeue.py')
     root = cwd / 'requeue'
-    submitted = pipeline(cwd, config, '--work-root', 'requeue')
+    only = ('--only', 'prepare', 'a/pretrain', 'b/pretrain')
+    submitted = pipeline(cwd, config, '--work-root', 'requeue', *only)
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
     stage_dir = root / 'a' / 'pretrain'
     job = job_id(root, 'a/pretrain')
@@ -216,7 +217,7 @@ def requeued(study, slurm_cluster):
     subprocess.run(['scontrol', 'requeue', job], check=True)
     second = after_checkpoint(first)
     subprocess.run(['scancel', '--batch', '--signal=USR2', job], check=True)
-    waited = pipeline(cwd, config, '--work-root', 'requeue', '--wait')
+    waited = pipeline(cwd, config, '--work-root', 'requeue', *only, '--wait')
     yield SimpleNamespace(root=root, job=job, first=first, second=second, waited=waited,
                           stage_dir=stage_dir)
     subprocess.run(['scancel', *queue(cwd)], capture_output=True)
@@ -327,22 +328,25 @@ def test_multi_task_stage_trains_under_srun(study, slurm_cluster):
 
 def test_full_study_on_slurm_dry_run():
     """The ViT-B study's jobs: 4 nodes x 8 GPUs per pre-training with 128 images per GPU
-    (the recipe's 8 x 512), one node for each transfer run, no GPU for conversion."""
+    (the recipe's 8 x 512), one node for each transfer run, no GPU for conversion, one
+    for the cost measurement."""
     result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
                              'configs/pipelines/imagenet_vit-base_slurm.py', '--dry-run'],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     blocks = result.stdout.split('\n[')
-    pretrain = next(b for b in blocks if b.startswith('1/19] mae/pretrain'))
+    pretrain = next(b for b in blocks if b.startswith('1/21] mae/pretrain'))
     assert ('sbatch --nodes=4 --ntasks-per-node=8 --time=4320 --partition=gpu '
             '--cpus-per-task=10 --gpus-per-node=8 --mem=491520M') in pretrain
     assert ('srun --nodes=4 --ntasks-per-node=8 --ntasks=32 --cpus-per-task=10 '
             '--kill-on-bad-exit=1') in pretrain
     assert 'train_dataloader.batch_size=128 --launcher slurm' in pretrain
-    convert = next(b for b in blocks if b.startswith('2/19] mae/convert'))
+    convert = next(b for b in blocks if b.startswith('2/21] mae/convert'))
     assert 'sbatch --nodes=1 --ntasks-per-node=1 ' in convert and 'gpus' not in convert
-    det = next(b for b in blocks if b.startswith('5/19] mae/det_coco'))
+    det = next(b for b in blocks if b.startswith('5/21] mae/det_coco'))
     assert '--ntasks=8 ' in det and 'batch_size' not in det   # as its recipe: 8 processes
+    cost = next(b for b in blocks if b.startswith('19/21] cost'))
+    assert 'sbatch --nodes=1 --ntasks-per-node=1 ' in cost and '--gpus-per-node=1 ' in cost
 
 
 def test_total_batch_is_kept_or_refused(tmp_path):

@@ -18,5 +18,6 @@ executor = dict(
     timeout_min=72 * 60,      # near the limit the job is requeued and resumes
     max_requeues=30,
     # 4 nodes x 8 GPUs per pre-training: 128 images per GPU keep the recipe's 8 x 512
-    stages={'*/pretrain': dict(nodes=4)},
+    # the cost stage times the three methods' steps in one process: one GPU
+    stages={'*/pretrain': dict(nodes=4), 'cost': dict(gpus_per_node=1)},
 )

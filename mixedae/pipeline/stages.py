@@ -357,12 +357,12 @@ class TabulateStage(Stage):
         return {'tabulate': self.baseline, 'inputs': [file_stamp(p) for p in self.inputs()]}
 
     def run(self, ctx: Context, log: TextIO, on_line: LineSink, resume: bool) -> dict:
-        from ..tabulate import TabulateError, tabulate
+        from ..tabulate import TabulateError, tabulate, write_replacing
         try:
             text, written = tabulate([self.root], self.published, self.dir, self.baseline)
         except TabulateError as e:
             raise StageError(str(e)) from e
         table = self.dir / 'results.txt'
-        table.write_text(text + '\n')
+        write_replacing(table, text + '\n')
         log.write(text + '\n')
         return {path.name: str(path) for path in (table, *written)}
