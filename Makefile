@@ -16,7 +16,8 @@ setup:
 demo: setup
 	$(PY) tools/run_pipeline.py configs/pipelines/demo.py
 
-# Two pytest-xdist workers (TEST_WORKERS=0: one process); PYTEST_ARGS is passed on.
+# Two pytest-xdist workers, a test file to one worker (SLURM starts once, module fixtures
+# are made once; TEST_WORKERS=0: one process); PYTEST_ARGS is passed on.
 TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

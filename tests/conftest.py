@@ -22,18 +22,6 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     # tests' in-process tensors (the tiny models gain nothing from a second one)
     torch.set_num_threads(1)
 
-
-@pytest.hookimpl(tryfirst=True)   # before xdist reads the groups
-def pytest_collection_modifyitems(items):
-    """Under ``--dist loadgroup`` the SLURM tests go to one xdist worker (SLURM starts
-    once, their module fixtures are made once), the other tests of the tiny study to one
-    worker (the study itself runs once for both: see ``study``)."""
-    for item in items:
-        fixtures = set(getattr(item, 'fixturenames', ()))
-        if 'slurm_cluster' in fixtures:
-            item.add_marker(pytest.mark.xdist_group('slurm'))
-        elif 'study' in fixtures:
-            item.add_marker(pytest.mark.xdist_group('study'))
 TOOLS = ROOT / 'tools'
 PUBLISHED = ROOT / 'benchmarks' / 'published_results.json'
 
