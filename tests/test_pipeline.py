@@ -339,7 +339,7 @@ def test_config_digest_covers_the_inherited_files(tmp_path):
     assert [p.relative_to(ROOT).as_posix() for p in config_files(tiny)] == [
         'configs/demo/cls-finetune_vit-tiny-p8_tiny.py',
         'configs/benchmarks/classification/mixedae-vit-base-p16_8xb128-coslr-100e_in1k.py',
-        'configs/_base_/classification_runtime.py']
+        'configs/_base_/classification_runtime.py', 'configs/_base_/vis_backends.py']
     (tmp_path / 'base').mkdir()
     base = tmp_path / 'base' / 'runtime.py'
     base.write_text('x = 1\n')

@@ -1,5 +1,6 @@
 # What every pre-training config (MAE, naive mixing, MixedAE) adds to mmpretrain's MAE
 # recipe, so the three methods differ only in the model.
+_base_ = ['./vis_backends.py']   # local_and_tensorboard
 custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
 
 # Resume continues exactly (model randomness follows the iteration); a NaN/Inf loss
@@ -23,9 +24,3 @@ checked_pretrain_pipeline = [
     # would be specialised to each batch's values and recompiled every iteration
     dict(type='PackInputs', meta_keys=())
 ]
-
-# Scalars to vis_data/scalars.json (LocalVisBackend: what tools/tabulate.py reads) and to
-# TensorBoard event files (`tensorboard --logdir WORK_DIR`), as mmdet's ViTDet configs log.
-# The configs set `visualizer = dict(vis_backends=...)` to this list (the upstream base they
-# also inherit defines `visualizer`, which a sibling base may not restate).
-local_and_tensorboard = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]

@@ -4,6 +4,7 @@
 # mmdet's CheckedLoadAnnotations, which also check a label map's size, bit depth and
 # values, and that an instance has a segmentation): an unreadable file stops the run with
 # its name; pipeline.N.skip_bad=True skips bad training files with a counted warning.
+_base_ = ['./vis_backends.py']   # local_and_tensorboard
 custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
 
 custom_hooks = [
@@ -23,9 +24,3 @@ checked_seg_loaders = dict(
     LoadImageFromFile='CheckedLoadImageFromFile',
     LoadAnnotations='CheckedLoadAnnotations',
 )
-
-# Scalars to vis_data/scalars.json (LocalVisBackend: what tools/tabulate.py reads) and to
-# TensorBoard event files (`tensorboard --logdir WORK_DIR`), as mmdet's ViTDet configs log.
-# The configs set `visualizer = dict(vis_backends=...)` to this list (the upstream base they
-# also inherit defines `visualizer`, which a sibling base may not restate).
-local_and_tensorboard = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
