@@ -56,7 +56,7 @@ def build_pipeline(config: Path, **loader_args):
     """The pipeline of the config's training dataset (the checked loader, not the
     inherited top-level ``train_pipeline``) as an mmengine ``Compose`` (mmpretrain scope),
     ``loader_args`` added to its first step (the image loader)."""
-    import mixedae  # noqa: F401  (registers the checked loader)
+    import mixedae.modules  # noqa: F401  (registers the modules)
     from mmengine.config import Config
     from mmengine.dataset import Compose
     from mmengine.registry import DefaultScope

@@ -62,9 +62,10 @@ class KillDuringCheckpointHook(Hook):
         self.stage, self.name = stage, f'iter_{step}.pth'
 
     def before_train(self, runner) -> None:
-        from mixedae.engine import atomic_write, checkpoint_hook
+        from mixedae import atomic_write
+        from mixedae.engine import atomic_backend, checkpoint_hook
         name, stage = self.name, self.stage
-        put, pointer, remove = (atomic_write.AtomicLocalBackend.put,
+        put, pointer, remove = (atomic_backend.AtomicLocalBackend.put,
                                 checkpoint_hook.write_atomically,
                                 checkpoint_hook.AtomicCheckpointHook._remove)
 
@@ -93,7 +94,7 @@ class KillDuringCheckpointHook(Hook):
                 kill_this_run()
             return remove(hook, filename)
 
-        atomic_write.AtomicLocalBackend.put = put_and_kill
+        atomic_backend.AtomicLocalBackend.put = put_and_kill
         checkpoint_hook.write_atomically = move_pointer_and_kill
         checkpoint_hook.AtomicCheckpointHook._remove = remove_and_kill
 

@@ -1,14 +1,9 @@
 """MixedAE on OpenMMLab.
 
-Importing this package (or ``custom_imports=dict(imports=['mixedae'])`` in a config)
-registers the project's modules: the pre-training modules in mmpretrain's registries,
-the transfer backbone/necks in mmdet's and mmseg's, and a checkpoint loader that works
-under torch >= 2.6 (see :mod:`mixedae.engine.checkpoint_loading`).
+Importing ``mixedae`` registers nothing and imports nothing heavy, so that the study
+driver, the tables and the report's readers start in a fraction of a second. The
+modules that build models register themselves where a model is built:
+``custom_imports = dict(imports=['mixedae.modules'])`` in every config of ``configs/``
+(:mod:`mixedae.modules` imports them all), or ``import mixedae.modules`` in your own code.
 """
-from . import models, transfer  # noqa: F401  (registers modules)
-from .data import loading  # noqa: F401  (registers the checked image/label loaders)
-from .engine import register_safe_checkpoint_loader
-
 __version__ = '0.1.0'
-
-register_safe_checkpoint_loader()

@@ -12,7 +12,7 @@ import torch
 from filelock import FileLock
 from mmengine.config import Config
 
-import mixedae  # noqa: F401  (registers modules)
+import mixedae.modules  # noqa: F401  (registers the modules)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'configs'

@@ -1,5 +1,6 @@
-"""tools/run_pipeline.py: a whole tiny study, its re-run, an interrupted study continued, a
-failing stage, the full study plan.
+"""tools/run_pipeline.py on real stages: a whole tiny study, its re-run, an interrupted
+study continued, a killed one, weights given as a file, the full study plan. The rules
+(skip, resume, block, force, select) are tested on fake stages in tests/test_plan.py.
 
 The study (conftest's ``study``, shared with tests/test_slurm.py) runs the demo pipeline
 config (configs/pipelines/demo.py) with one method, two iterations per training stage and
@@ -24,12 +25,19 @@ from mmengine.config import Config
 from timm.models.vision_transformer import VisionTransformer
 
 from conftest import PUBLISHED, ROOT, TOOLS, demo_method, write_pipeline
-from mixedae.pipeline import (Context, PipelineConfigError, load_spec, plan_stages,
-                              run_stages)
+from mixedae.pipeline import (Context, PipelineConfigError, Plan, executor_for, load_spec,
+                              plan_stages, print_status)
+from mixedae.pipeline.digest import config_digest, config_files
 from mixedae.pipeline.process import error_excerpt
 from mixedae.pipeline.progress import Progress, parse_eta, parse_iter_line
-from mixedae.pipeline.stages import config_digest, config_files
-from mixedae.tabulate.collect import run_dirs, scalars
+from mixedae.study import run_dirs
+from mixedae.tabulate.runs import scalars
+
+
+def run_plan(spec, stages, out, only=(), force=()):
+    """Run the stages with the study's executor; outcomes in stage order."""
+    executor = executor_for(spec, Context(TOOLS, env=spec.env))
+    return executor.run(Plan(stages, only, force), out, wait=True)
 
 
 def test_study_runs_every_stage(study):
@@ -81,7 +89,7 @@ def test_rerun_skips_every_stage(study, monkeypatch):
     start = time.perf_counter()
     states = {s.name: (s.dir / 'stage.json').read_text() for s in stages}
     runs = {s.name: len(run_dirs(s.dir)) for s in stages}
-    outcomes = run_stages(stages, Context(TOOLS, env=spec.env), out=out)
+    outcomes = run_plan(spec, stages, out)
     assert [o.status for o in outcomes] == ['skipped'] * len(stages), out.getvalue()
     assert time.perf_counter() - start < 10
     assert {s.name: (s.dir / 'stage.json').read_text() for s in stages} == states
@@ -96,20 +104,21 @@ def test_rerun_skips_every_stage(study, monkeypatch):
     assert (cwd / 'study' / 'tables' / 'results.txt').read_text() in result.stdout
     # a forced stage runs again; the stages that need its output follow, the others skip
     runs = len(run_dirs(cwd / 'study' / 'mixedae' / 'cls_linear'))
-    outcomes = run_stages(stages, Context(TOOLS, env=spec.env),
-                          only=['cls_linear', 'tabulate'], force=['cls_linear'], out=out)
+    outcomes = run_plan(spec, stages, out, only=['cls_linear', 'tabulate'],
+                        force=['cls_linear'])
     assert [(o.stage.name, o.status) for o in outcomes] == [
         ('mixedae/cls_linear', 'done'), ('tabulate', 'done')]
     assert len(run_dirs(cwd / 'study' / 'mixedae' / 'cls_linear')) == runs + 1
 
 
 def test_status_of_a_local_study(study, monkeypatch):
-    from mixedae.pipeline.status import print_status
     cwd, _ = study
     monkeypatch.chdir(cwd)
-    stages = plan_stages(load_spec(cwd / 'pipeline.py', cwd / 'study'), PUBLISHED)
+    spec = load_spec(cwd / 'pipeline.py', cwd / 'study')
+    stages = plan_stages(spec, PUBLISHED)
     out = io.StringIO()
-    rows = print_status(stages, out)
+    rows = executor_for(spec, Context(TOOLS)).status(stages)
+    print_status(rows, out)
     assert [(r.stage.name, r.state, r.job) for r in rows] == [
         (s.name, 'done', '-') for s in stages]
     lines = out.getvalue().splitlines()
@@ -216,37 +225,6 @@ def test_error_excerpt_skips_ignored_exceptions(tmp_path):
         'ValueError: a balanced mixing mask needs mix_ratio=3 to divide 16']
 
 
-def test_failed_stage_is_reported_and_others_finish(study, monkeypatch):
-    cwd, _ = study
-    monkeypatch.chdir(cwd)   # reuse the tiny datasets of the study
-    methods = {**demo_method('mixedae', cfg_options={'model.backbone.mix_ratio': 3}),
-               **demo_method('mae')}
-    config = write_pipeline(cwd / 'failing.py', methods, dict(cls_linear={}))
-    spec = load_spec(config, cwd / 'failing')
-    out = io.StringIO()
-    outcomes = {o.stage.name: o.status for o in run_stages(
-        plan_stages(spec, PUBLISHED), Context(TOOLS, env=spec.env), out=out)}
-    assert outcomes == {
-        'prepare': 'done',
-        'mixedae/pretrain': 'failed', 'mixedae/convert': 'blocked',
-        'mixedae/cls_linear': 'blocked', 'mae/pretrain': 'done', 'mae/convert': 'done',
-        'mae/cls_linear': 'done', 'cost': 'done', 'tabulate': 'done', 'report': 'done'}
-    text = out.getvalue()
-    log = cwd / 'failing' / 'mixedae' / 'pretrain' / 'stage.log'
-    assert f'FAILED mixedae/pretrain: tools/train.py exited with status 1\n    log: {log}' \
-        in text
-    assert 'mix_ratio=3' in text           # the error line from the log is quoted
-    cost = json.loads((cwd / 'failing' / 'cost' / 'step_time.json').read_text())
-    assert 'mix_ratio=3' in cost['failed']['mixedae'] and list(cost['methods']) == ['mae']
-    assert 'blocked: needs mixedae/pretrain' in text
-    state = json.loads(log.with_name('stage.json').read_text())
-    assert state['status'] == 'failed' and 'outputs' not in state
-    rows = list(csv.DictReader(io.StringIO(
-        (cwd / 'failing' / 'tables' / 'results.csv').read_text())))
-    mae = next(row for row in rows if row['method'] == 'mae')
-    assert mae['lin_top1'] != '' and mae['ft_top1'] == ''   # what exists; the rest blank
-
-
 def test_method_given_as_a_checkpoint(study, monkeypatch):
     """``methods.<name> = dict(checkpoint=...)`` with an official MAE file: no pre-training;
     the convert stage reads the file; the row names the file and its sha256; the file's
@@ -264,9 +242,8 @@ def test_method_given_as_a_checkpoint(study, monkeypatch):
     stages = plan_stages(spec, PUBLISHED)
     assert [s.name for s in stages] == ['prepare', 'mae_official/convert',
                                         'mae_official/cls_linear', 'tabulate', 'report']
-    ctx = Context(TOOLS, env=spec.env)
     out = io.StringIO()
-    outcomes = run_stages(stages, ctx, out=out)
+    outcomes = run_plan(spec, stages, out)
     assert [o.status for o in outcomes] == ['done'] * 5, out.getvalue()
     sha256 = hashlib.sha256(weights.read_bytes()).hexdigest()
     record = json.loads((cwd / 'given/mae_official/convert/weights.json').read_text())
@@ -278,13 +255,12 @@ def test_method_given_as_a_checkpoint(study, monkeypatch):
                                  f'sha256:{sha256[:12]})')
     assert row['lin_top1'] != '' and row['step_time_s'] == ''   # no pre-training measured
     convert = stages[1]
-    assert [o.status for o in run_stages(stages, ctx, only=['convert'], out=out)] == [
-        'skipped']
+    assert [o.status for o in run_plan(spec, stages, out, only=['convert'])] == ['skipped']
     stat = weights.stat()
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    assert run_stages(stages, ctx, only=['convert'], out=out)[0].status == 'done'
-    assert convert.signature(ctx)['inputs'] == [[str(weights), stat.st_size,
-                                                 stat.st_mtime_ns + 10**9]]
+    assert run_plan(spec, stages, out, only=['convert'])[0].status == 'done'
+    assert convert.signature(Context(TOOLS))['inputs'] == [[str(weights), stat.st_size,
+                                                            stat.st_mtime_ns + 10**9]]
 
 
 def test_full_study_dry_run_lists_stages():
@@ -393,30 +369,3 @@ def test_killed_pipeline_takes_its_training_along(study):
     with open(lock) as f:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)   # free once the training is gone
     assert json.loads((stage_dir / 'stage.json').read_text())['status'] == 'running'
-
-
-def test_rerun_refuses_a_stage_another_process_runs(study):
-    """While another process holds a stage's lock (a training an earlier, killed run left,
-    or another pipeline), a re-run refuses that stage and leaves its folder alone."""
-    cwd, _ = study
-    config = write_pipeline(cwd / 'busy.py', demo_method('mae'), {})
-    stage_dir = cwd / 'busy' / 'mae' / 'pretrain'
-    holder = subprocess.Popen(
-        [sys.executable, '-c', 'import sys, time; from pathlib import Path\n'
-         'from mixedae.pipeline.lock import stage_lock\n'
-         'with stage_lock(Path(sys.argv[1])) as lock:\n'
-         '    lock.note("pipeline pid 1, command pid 2: tools/train.py")\n'
-         '    print("held", flush=True); time.sleep(300)', str(stage_dir)],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline() == 'held\n'
-        result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config),
-                                 '--work-root', 'busy', '--only', 'prepare', 'mae/pretrain'],
-                                cwd=cwd, capture_output=True, text=True, timeout=300)
-    finally:
-        holder.kill()
-        holder.wait()
-    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    assert (f'BLOCKED mae/pretrain: {stage_dir} is in use by another process '
-            '(pipeline pid 1, command pid 2: tools/train.py)') in result.stdout
-    assert sorted(p.name for p in stage_dir.iterdir()) == ['.stage.lock']

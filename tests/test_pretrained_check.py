@@ -13,8 +13,8 @@ from mmengine.runner import Runner
 from conftest import CONFIGS
 from mixedae.convert import convert_checkpoint
 from mixedae.data import make_tiny_imagenet
-from mixedae.engine import PretrainedLoadError
-from mixedae.engine.pretrained_check import check_coverage, recorded_loads
+from mixedae.convert import PretrainedLoadError
+from mixedae.convert.pretrained_check import check_coverage, recorded_loads
 from test_convert_sources import timm_vit
 
 TINY_ARCH = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=256)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-import mixedae  # noqa: F401
+import mixedae.modules  # noqa: F401  (registers the modules)
 
 TINY_VIT = dict(type='MixedAEViT', arch=dict(embed_dims=32, num_layers=2, num_heads=2,
                                              feedforward_channels=64),

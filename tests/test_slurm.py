@@ -18,9 +18,10 @@ from types import SimpleNamespace
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT, TOOLS, demo_method, write_pipeline
-from mixedae.pipeline import PipelineConfigError, load_spec
-from mixedae.tabulate.collect import run_dirs, scalars
+from conftest import PUBLISHED, ROOT, TOOLS, demo_method, write_pipeline
+from mixedae.pipeline import PipelineConfigError, load_spec, plan_stages
+from mixedae.study import run_dirs
+from mixedae.tabulate.runs import scalars
 
 STAGES = ['prepare', 'mixedae/pretrain', 'mixedae/convert', 'mixedae/cls_finetune',
           'mixedae/cls_linear', 'mixedae/det_coco', 'mixedae/seg_ade20k', 'cost', 'tabulate',
@@ -257,7 +258,8 @@ def test_importing_the_executor_keeps_open_log_files_open(tmp_path):
     Runner's log file, say): the executor imports it without that."""
     code = (f'import logging; handler = logging.FileHandler({str(tmp_path / "x.log")!r}); '
             'logging.getLogger("runner").addHandler(handler); '
-            'import mixedae.pipeline.slurm; assert handler.stream is not None, "closed"')
+            'from mixedae.pipeline.slurm import import_submitit; import_submitit(); '
+            'assert handler.stream is not None, "closed"')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
@@ -280,8 +282,14 @@ def test_bad_executor_keys_are_named(tmp_path):
         path = tmp_path / f'bad{index}.py'
         Config(dict(good, executor=executor)).dump(str(path))
         with pytest.raises(PipelineConfigError, match=message) as info:
-            load_spec(path)
+            plan_stages(load_spec(path), PUBLISHED)
         assert str(path) in str(info.value)
+
+
+def test_signal_is_submitits():
+    """The time-limit signal the jobs ask for is the one submitit requeues them on."""
+    from mixedae.pipeline.slurm import SIGNAL, import_submitit
+    assert import_submitit().JobEnvironment.USR_SIG == SIGNAL
 
 
 @pytest.mark.parametrize('executor, stage, message', [

@@ -64,8 +64,8 @@ print(*[ConvModule(8, 8, 1, norm_cfg=dict(type=t)).norm_name for t in ('LN2d', '
 @pytest.fixture(scope='module')
 def both_orders() -> dict:
     """Stdout of one process per import order, the two run side by side."""
-    orders = {'vitdet-first': (VITDET_PROJECT, 'import mixedae\n'),
-              'mixedae-first': ('import mixedae\n', VITDET_PROJECT)}
+    orders = {'vitdet-first': (VITDET_PROJECT, 'import mixedae.modules\n'),
+              'mixedae-first': ('import mixedae.modules\n', VITDET_PROJECT)}
     procs = {order: subprocess.Popen(
         [sys.executable, '-c', 'import torch\n' + first + second
          + 'from mmdet.registry import MODELS\n' + BUILD_BOTH],

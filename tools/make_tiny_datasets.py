@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from mixedae.data import make_tiny_ade20k, make_tiny_coco, make_tiny_imagenet
-
-FOLDERS = {'imagenet': 'imagenet', 'coco': 'coco', 'ade20k': 'ade'}
+from mixedae.study.layout import TINY_DATASETS as FOLDERS
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -71,7 +70,7 @@ def is_non_empty(path: Path) -> bool:
     return path.exists() and (not path.is_dir() or any(path.iterdir()))
 
 
-def write_atomically(target: Path, write: Callable[[Path], dict]) -> dict:
+def write_folder_atomically(target: Path, write: Callable[[Path], dict]) -> dict:
     """Run ``write`` on a temporary sibling of ``target``, then move it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.tmp-', dir=target.parent))
@@ -116,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     writers = dataset_writers(args)
     for name, target in targets.items():
         start = time.perf_counter()
-        summary = write_atomically(target, writers[name])
+        summary = write_folder_atomically(target, writers[name])
         print(f'{name:8s} -> {target}: {" ".join(flatten(summary))} '
               f'({folder_stats(target)}, {time.perf_counter() - start:.1f} s)')
     return 0

@@ -15,31 +15,25 @@ pre-training config and is not measured.
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
-# Run as a script, this file's folder is sys.path[0]: drop it, so that no script of tools/
-# (tools/tabulate.py) stands in for an installed module of the same name.
-sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).parent.resolve()]
+import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
 
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.logging import MMLogger  # noqa: E402
-
-from mixedae.benchmark import measure_costs  # noqa: E402
-from mixedae.pipeline.spec import PipelineConfigError, load_spec  # noqa: E402
-from mixedae.pipeline.stages import total_batch_options  # noqa: E402
-
-COST_FILE = Path('cost') / 'step_time.json'
+from mixedae.atomic_write import write_atomically
+from mixedae.benchmark import measure_costs
+from mixedae.pipeline.spec import PipelineConfigError, load_spec
+from mixedae.pipeline.stages import total_batch_options
+from mixedae.study import Study
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='pipeline config, e.g. configs/pipelines/demo.py')
     parser.add_argument('--work-root', help="study root (overrides the config's work_root)")
-    parser.add_argument('--out', type=Path, help=f'JSON to write (default: ROOT/{COST_FILE})')
+    parser.add_argument('--out', type=Path, help='JSON to write (default: ROOT/cost/step_time.json)')
     parser.add_argument('--device', help='cpu, cuda or cuda:N (default: where training runs)')
     for name, help_text in (('batch', "images per step (default: each config's per-device "
                                       'batch)'),
@@ -50,27 +44,18 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def training_world(spec, method: str) -> int:
-    """Processes the method's pre-training stage runs on (its per-device batch follows)."""
-    if spec.slurm is None:
-        return spec.nproc_per_node or 1
-    from mixedae.pipeline.slurm import resources
-    res = resources(spec.slurm, SimpleNamespace(name=f'{method}/pretrain', trains=True))
-    return res['nodes'] * res['tasks_per_node']
-
-
 def method_configs(spec) -> dict[str, Config]:
-    """Each method's pre-training config with the study's pre-training overrides."""
+    """Each pre-trained method's config with the study's overrides, at the per-device
+    batch of its pre-training stage (the recipe's total batch over that stage's
+    processes)."""
     configs = {}
     for method in spec.methods:
-        if method.config is None:
-            print(f'{method.name}: given as a checkpoint, no pre-training step to time')
+        if not method.pretrains:
+            print(f'{method.name}: {method.kind}, no pre-training step to time')
             continue
-        options = {**method.cfg_options, **spec.stage_options(method.name, 'pretrain')}
-        options.update(total_batch_options(method.config, options,
-                                           training_world(spec, method.name)))
-        cfg = Config.fromfile(str(method.config))
-        cfg.merge_from_dict(options)
+        cfg = method.load_config()
+        cfg.merge_from_dict(total_batch_options(method.config, method.cfg_options,
+                                                spec.world_size(f'{method.name}/pretrain')))
         configs[method.name] = cfg
     return configs
 
@@ -110,11 +95,9 @@ def main() -> int:
     except ValueError as e:   # e.g. a batch the mix ratio does not divide
         print(f'error: {e}', file=sys.stderr)
         return 1
-    out = args.out or spec.work_root / COST_FILE
+    out = args.out or Study(spec.work_root).cost_file
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + '.partial')
-    partial.write_text(json.dumps(record, indent=1) + '\n')
-    os.replace(partial, out)
+    write_atomically(out, json.dumps(record, indent=1) + '\n')
     print_record(record)
     print(f'wrote {out}')
     return 0

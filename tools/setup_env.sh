@@ -90,7 +90,7 @@ import mmcv, mmcv.ops, mmdet, mmseg, mmpretrain, torch
 from mmcv.ops import nms
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])
 nms(boxes, torch.tensor([0.9, 0.8]), 0.5)
-import mixedae  # registers the project's modules
+import mixedae.modules  # registers the project's modules
 from mim.utils import get_installed_path
 import os.path as osp
 assert osp.isfile(osp.join(get_installed_path('mixedae'), '.mim', 'tools', 'train.py'))

@@ -6,7 +6,7 @@
 import argparse
 import os.path as osp
 
-import mixedae  # noqa: F401  (registers modules, safe checkpoint loading)
+import mixedae.modules  # noqa: F401  (registers the modules)
 from mixedae.data.checks import check_data_config
 from mixedae.engine.launch import add_common_args, build_runner, load_config
 

@@ -5,7 +5,7 @@
 """
 import argparse
 
-import mixedae  # noqa: F401  (registers modules, safe checkpoint loading)
+import mixedae.modules  # noqa: F401  (registers the modules)
 from mixedae.engine.launch import add_common_args, apply_train_args, build_runner, load_config
 
 

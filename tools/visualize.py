@@ -12,7 +12,7 @@ built from the config stored in the checkpoint unless --config is given.
 import argparse
 import sys
 
-import mixedae  # noqa: F401  (registers modules)
+import mixedae.modules  # noqa: F401  (registers the modules)
 from mixedae.engine import CorruptCheckpointError, UnsafeCheckpointError
 from mixedae.visualize import (load_mixing_model, probe_group, read_square_images,
                                render_grid, write_png)

@@ -3,7 +3,7 @@
 # unreadable files (pipeline.0.skip_bad=True: skip them with a counted warning instead of
 # stopping). Everything else is mmpretrain's, inherited.
 _base_ = ['./vis_backends.py']   # local_and_tensorboard
-custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
+custom_imports = dict(imports=['mixedae.modules'], allow_failed_imports=False)
 
 custom_hooks = [
     dict(type='DatasetCheckHook'),                 # every listed image exists

@@ -1,7 +1,7 @@
 # What every pre-training config (MAE, naive mixing, MixedAE) adds to mmpretrain's MAE
 # recipe, so the three methods differ only in the model.
 _base_ = ['./vis_backends.py']   # local_and_tensorboard
-custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
+custom_imports = dict(imports=['mixedae.modules'], allow_failed_imports=False)
 
 # Resume continues exactly (model randomness follows the iteration); a NaN/Inf loss
 # stops the run before the optimizer step and before any checkpoint of that iteration;

@@ -5,7 +5,7 @@
 # values, and that an instance has a segmentation): an unreadable file stops the run with
 # its name; pipeline.N.skip_bad=True skips bad training files with a counted warning.
 _base_ = ['./vis_backends.py']   # local_and_tensorboard
-custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)
+custom_imports = dict(imports=['mixedae.modules'], allow_failed_imports=False)
 
 custom_hooks = [
     dict(type='DatasetCheckHook'),       # files listed exist; COCO annotations are sound

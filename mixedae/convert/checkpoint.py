@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ..engine.atomic_write import FileWriteError, atomic_output
+from ..atomic_write import FileWriteError, atomic_output
 from ..engine.checkpoint_loading import load_checkpoint_file
 from ..engine.tensor_digest import add_tensor_digest
 from .encoder import ConversionError, EncoderArch, infer_arch
@@ -86,7 +86,7 @@ def convert_checkpoint(src: str, target: str, out: str, num_heads: int | None = 
 
     The file is written to a new temporary file next to ``out`` (never through an existing
     file or symlink), read back and loaded into the target model; ``out`` is replaced only
-    if that succeeds (:func:`~mixedae.engine.atomic_write.atomic_output`). Wrapped outputs
+    if that succeeds (:func:`~mixedae.atomic_write.atomic_output`). Wrapped outputs
     (``{'state_dict', 'meta'}``) carry the digest of their tensors.
 
     Raises:

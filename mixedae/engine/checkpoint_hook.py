@@ -7,7 +7,7 @@ missing file. This subclass, registered under the upstream name (every config's
 ``default_hooks.checkpoint`` gets it once ``mixedae`` is imported), per checkpoint:
 
 1. writes the file to a temporary name, ``fsync``-s it and renames it into place
-   (``local_atomic`` backend, :mod:`mixedae.engine.atomic_write`), with the SHA-256 digest
+   (``local_atomic`` backend, :mod:`mixedae.engine.atomic_backend`), with the SHA-256 digest
    of its tensors in ``meta`` (:mod:`mixedae.engine.tensor_digest`);
 2. moves the ``last_checkpoint`` pointer the same way;
 3. only then deletes the checkpoints that fell out of ``max_keep_ckpts``. Their ids are
@@ -25,7 +25,7 @@ from mmengine.fileio.io import _parse_uri_prefix
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from .atomic_write import remove_partial_files, write_atomically
+from ..atomic_write import remove_partial_files, write_atomically
 from .tensor_digest import add_tensor_digest
 
 RETIRED_KEY = 'retired_ckpt_ids'   # message-hub key: checkpoints to delete after a save

@@ -2,16 +2,20 @@
 
 Keys (paths are relative to the current directory, like mmengine's tools)::
 
-    work_root = 'work_dirs/demo'            # ROOT/<method>/<task>/ (the tabulate layout)
+    work_root = 'work_dirs/demo'            # the study root (mixedae.study.layout)
     prepare = dict(tiny_datasets=dict(out='data/tiny', seed=0))   # optional
-    methods = dict(mae=dict(config='configs/demo/mae_....py', cfg_options={}), ...)
-    # or weights you already have (any format tools/convert_checkpoint.py reads): no
-    # pre-training stage; the table names the file and its sha256
-    methods = dict(mae=dict(checkpoint='checkpoints/mae_pretrain_vit_base.pth'), ...)
+    methods = dict(
+        mae=dict(config='configs/demo/mae_....py', cfg_options={}),  # pre-trained here
+        # weights you already have (any format tools/convert_checkpoint.py reads): no
+        # pre-training stage; the table names the file and its sha256
+        mae_official=dict(checkpoint='checkpoints/mae_pretrain_vit_base.pth'),
+        supervised=dict(checkpoint='vit_base_patch16_224.safetensors', supervised=True),
+        scratch=dict(checkpoint=None))      # random initialisation: the positive control
     tasks = dict(cls_finetune=dict(config='configs/demo/cls-finetune_....py',
                                    convert_to='mmpretrain',
                                    checkpoint_key='model.backbone.init_cfg.checkpoint',
-                                   test=False, cfg_options={}), ...)
+                                   test=False, seeds=[0, 1], cfg_options={}), ...)
+    seeds = [0, 1, 2]                       # optional: every transfer run once per seed
     cfg_options = dict(pretrain={'train_cfg.max_iters': 100},     # per stage: a task
                        det_coco={...}, **{'mixedae/pretrain': {...}})  # or <method>/<task>
     tabulate = dict(baseline='mae')
@@ -19,30 +23,29 @@ Keys (paths are relative to the current directory, like mmengine's tools)::
     launcher = dict(nproc_per_node=8)       # optional: torchrun for train/test stages
     env = dict(OMP_NUM_THREADS='1')         # optional: environment of the subprocesses
     executor = dict(type='slurm', partition='gpu', nodes=1, gpus_per_node=8,   # optional:
-                    stages={'*/pretrain': dict(nodes=4)})   # every stage a SLURM job (.slurm)
+                    stages={'*/pretrain': dict(nodes=4)})   # every stage a SLURM job
 
 Names starting with ``_`` are free for helper variables; any other unknown key is an
 error, as is a missing config file, so a typo fails before hours of training.
 """
 import re
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmengine.config import Config
 
-from ..tabulate.collect import TASKS
+from ..study import CONVERT_TARGETS, TRANSFER_TASKS, Method
+from ..study.layout import RESERVED
 from .cli_options import to_cli_options
 
-TRANSFER_TASKS = tuple(t for t in TASKS if t != 'pretrain')
-CONVERT_TARGETS = ('mmpretrain', 'mmdet', 'mmseg', 'timm')
 METHOD_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
-RESERVED = {'prepare', 'tables', 'cost', 'report'}   # study-root folders that are not methods
-TOP_KEYS = {'work_root', 'prepare', 'methods', 'tasks', 'cfg_options', 'tabulate',
+TOP_KEYS = {'work_root', 'prepare', 'methods', 'tasks', 'seeds', 'cfg_options', 'tabulate',
             'launcher', 'env', 'cost', 'executor'}
 COST_KEYS = {'repeats', 'steps', 'warmup', 'batch'}
-METHOD_KEYS = {'config', 'cfg_options', 'checkpoint'}
-TASK_KEYS = {'config', 'convert_to', 'checkpoint_key', 'test', 'cfg_options'}
+METHOD_KEYS = {'config', 'cfg_options', 'checkpoint', 'supervised'}
+TASK_KEYS = {'config', 'convert_to', 'checkpoint_key', 'test', 'seeds', 'cfg_options'}
 
 
 # the slurm executor's resources (for every stage, or per stage under `stages`) and types
@@ -56,24 +59,22 @@ class PipelineConfigError(ValueError):
     """A pipeline config that cannot be run; the message names the file, key and value."""
 
 
-@dataclass(frozen=True)
-class MethodSpec:
-    """One method: folder name and pre-training config, or existing pre-trained weights."""
-    name: str
-    config: Optional[Path]
-    cfg_options: dict = field(default_factory=dict)
-    checkpoint: Optional[Path] = None
+def matches(name: str, patterns: Sequence[str]) -> bool:
+    """``mixedae/det_coco`` matches ``mixedae``, ``det_coco``, ``*/det_*`` or itself (the
+    patterns of ``--only``, ``--force-stage`` and ``executor.stages``)."""
+    return any(fnmatch(name, p) or p in name.split('/') for p in patterns)
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One transfer task: config, converter target and where the checkpoint goes."""
+    """One transfer task: config, converter target, where the checkpoint goes, seeds."""
     name: str
     config: Path
     convert_to: str
     checkpoint_key: str = 'model.backbone.init_cfg.checkpoint'
     test: bool = False
     cfg_options: dict = field(default_factory=dict)
+    seeds: tuple[int, ...] = ()   # empty: one run with the config's own seed
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,25 @@ class SlurmSpec:
     stages: tuple[tuple[str, dict], ...] = ()
     max_requeues: int = 3
 
+    def stage_resources(self, stage: str, trains: bool) -> dict:
+        """A stage's job resources: the executor's, one task without GPU for a stage that
+        does not train, then the matching per-stage overrides in order."""
+        res = dict(self.resources)
+        if not trains:
+            res.update(nodes=1, gpus_per_node=0, tasks_per_node=1)
+        for pattern, given in self.stages:
+            if matches(stage, [pattern]):
+                res.update(given)
+        res.setdefault('tasks_per_node', max(1, res['gpus_per_node']))
+        return res
+
 
 @dataclass(frozen=True)
 class PipelineSpec:
     """A checked pipeline config."""
     path: Path
     work_root: Path
-    methods: tuple[MethodSpec, ...]
+    methods: tuple[Method, ...]
     tasks: tuple[TaskSpec, ...]
     tiny_datasets: Optional[dict] = None
     cfg_options: dict = field(default_factory=dict)
@@ -104,6 +117,13 @@ class PipelineSpec:
         """Per-stage overrides: ``cfg_options[task]`` then ``cfg_options['method/task']``."""
         return {**self.cfg_options.get(task, {}),
                 **self.cfg_options.get(f'{method}/{task}', {})}
+
+    def world_size(self, stage: str, trains: bool = True) -> int:
+        """Processes a stage's commands run on (torchrun locally, srun in a job)."""
+        if self.slurm is None:
+            return (self.nproc_per_node or 1) if trains else 1
+        res = self.slurm.stage_resources(stage, trains)
+        return res['nodes'] * res['tasks_per_node']
 
 
 def _fail(path: Path, key: str, message: str) -> PipelineConfigError:
@@ -142,65 +162,73 @@ def _config_file(path: Path, key: str, value) -> Path:
     return Path(value)
 
 
-def _checkpoint(path: Path, key: str, entry: dict) -> Path:
-    """A method's existing weights: a file, and nothing to configure."""
+def _seeds(path: Path, key: str, value) -> tuple[int, ...]:
+    """A non-empty list of distinct seeds >= 0."""
+    ok = (isinstance(value, (list, tuple)) and value and len(set(value)) == len(value)
+          and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value))
+    if not ok:
+        raise _fail(path, key, f'expected a non-empty list of distinct integers >= 0, '
+                    f'got {value!r}')
+    return tuple(value)
+
+
+def _method(path: Path, name: str, entry: dict, pretrain_options: dict) -> Method:
+    """One ``methods`` entry: a pre-training config, given weights, or neither."""
+    where = f'methods.{name}'
+    if not METHOD_NAME.fullmatch(name) or name in RESERVED:
+        raise _fail(path, where, 'a method name is a folder name of letters, digits, "_", '
+                    f'"-" and "." (not one of {sorted(RESERVED)})')
+    _check_keys(path, where, entry, METHOD_KEYS, set())
+    if 'checkpoint' not in entry:
+        if 'config' not in entry:
+            raise _fail(path, where, 'give a pre-training config, a checkpoint, or '
+                        'checkpoint=None (random initialisation)')
+        if 'supervised' in entry:
+            raise _fail(path, f'{where}.supervised', 'labels given weights (checkpoint=...), '
+                        'not a method pre-trained in the study')
+        options = _options(path, f'{where}.cfg_options', entry.get('cfg_options', {}))
+        return Method(name, _config_file(path, f'{where}.config', entry['config']),
+                      {**options, **pretrain_options})
     if 'config' in entry or entry.get('cfg_options'):
-        raise _fail(path, key, 'a method is a pre-training config or a checkpoint, not both '
+        raise _fail(path, where, 'a method is a pre-training config or a checkpoint, not both '
                     '(a checkpoint has no pre-training to configure)')
-    value = entry['checkpoint']
+    value, supervised = entry['checkpoint'], entry.get('supervised', False)
+    if not isinstance(supervised, bool):
+        raise _fail(path, f'{where}.supervised', f'expected True or False, got {supervised!r}')
+    if value is None:
+        if supervised:
+            raise _fail(path, f'{where}.supervised', 'random initialisation (checkpoint=None) '
+                        'is not supervised')
+        return Method(name)
     if not isinstance(value, str) or not Path(value).is_file():
-        raise _fail(path, f'{key}.checkpoint', f'checkpoint file {value!r} does not exist')
-    return Path(value)
+        raise _fail(path, f'{where}.checkpoint', f'checkpoint file {value!r} does not exist')
+    return Method(name, checkpoint=Path(value), supervised=supervised)
 
 
-def _methods(path: Path, methods) -> tuple[MethodSpec, ...]:
-    specs = []
-    for name, entry in _dict_of_dicts(path, 'methods', methods).items():
-        where = f'methods.{name}'
-        if not METHOD_NAME.fullmatch(name) or name in RESERVED:
-            raise _fail(path, where, 'a method name is a folder name of letters, '
-                        f'digits, "_", "-" and "." (not one of {sorted(RESERVED)})')
-        if 'checkpoint' in entry:
-            _check_keys(path, where, entry, METHOD_KEYS, set())
-            specs.append(MethodSpec(name, None, checkpoint=_checkpoint(path, where, entry)))
-            continue
-        _check_keys(path, where, entry, METHOD_KEYS, {'config'})
-        specs.append(MethodSpec(name, _config_file(path, f'{where}.config', entry['config']),
-                                _options(path, f'{where}.cfg_options',
-                                         entry.get('cfg_options', {}))))
-    if not specs:
-        raise _fail(path, 'methods', 'no method given')
-    return tuple(specs)
+def _task(path: Path, name: str, entry: dict, seeds: tuple[int, ...]) -> TaskSpec:
+    where = f'tasks.{name}'
+    if name not in TRANSFER_TASKS:
+        raise _fail(path, where, f'unknown task {name!r}; tasks: {TRANSFER_TASKS}')
+    _check_keys(path, where, entry, TASK_KEYS, {'config', 'convert_to'})
+    if entry['convert_to'] not in CONVERT_TARGETS:
+        raise _fail(path, f'{where}.convert_to',
+                    f'{entry["convert_to"]!r} is not one of {CONVERT_TARGETS}')
+    return TaskSpec(
+        name, _config_file(path, f'{where}.config', entry['config']), entry['convert_to'],
+        entry.get('checkpoint_key', TaskSpec.checkpoint_key), bool(entry.get('test', False)),
+        _options(path, f'{where}.cfg_options', entry.get('cfg_options', {})),
+        _seeds(path, f'{where}.seeds', entry['seeds']) if 'seeds' in entry else seeds)
 
 
-def _tasks(path: Path, tasks) -> tuple[TaskSpec, ...]:
-    specs = []
-    for name, entry in _dict_of_dicts(path, 'tasks', tasks).items():
-        where = f'tasks.{name}'
-        if name not in TRANSFER_TASKS:
-            raise _fail(path, where, f'unknown task {name!r}; tasks: {TRANSFER_TASKS}')
-        _check_keys(path, where, entry, TASK_KEYS, {'config', 'convert_to'})
-        if entry['convert_to'] not in CONVERT_TARGETS:
-            raise _fail(path, f'{where}.convert_to',
-                        f'{entry["convert_to"]!r} is not one of {CONVERT_TARGETS}')
-        specs.append(TaskSpec(
-            name, _config_file(path, f'{where}.config', entry['config']),
-            entry['convert_to'],
-            entry.get('checkpoint_key', TaskSpec.checkpoint_key),
-            bool(entry.get('test', False)),
-            _options(path, f'{where}.cfg_options', entry.get('cfg_options', {}))))
-    return tuple(specs)
-
-
-def _cfg_options(path: Path, options, methods, tasks) -> dict:
+def _cfg_options(path: Path, options, methods: dict, tasks: dict) -> dict:
     options = _dict_of_dicts(path, 'cfg_options', options)
-    names = {'pretrain', *(t.name for t in tasks)}
-    names |= {f'{m.name}/{t}' for m in methods for t in names
-              if t != 'pretrain' or m.config is not None}
+    names = {'pretrain', *tasks}
+    names |= {f'{m}/{t}' for m, entry in methods.items() for t in names
+              if t != 'pretrain' or 'config' in entry}
     for key, value in options.items():
         if key not in names:
             raise _fail(path, f'cfg_options.{key}', 'no such stage; keys are a task '
-                        f'({", ".join(sorted(names - {k for k in names if "/" in k}))}) '
+                        f'({", ".join(sorted(n for n in names if "/" not in n))}) '
                         'or <method>/<task>')
         _options(path, f'cfg_options.{key}', value)
     return options
@@ -263,7 +291,9 @@ def _resources(path: Path, key: str, given) -> dict:
     return resources
 
 
-def _slurm(path: Path, executor, stage_names: list[str]) -> Optional[SlurmSpec]:
+def _slurm(path: Path, executor) -> Optional[SlurmSpec]:
+    """The slurm executor's settings (its per-stage patterns are checked against the
+    planned stages by :func:`mixedae.pipeline.plan.plan_stages`)."""
     if executor is None:
         return None
     if not isinstance(executor, dict) or executor.get('type', 'local') not in ('local', 'slurm'):
@@ -272,34 +302,17 @@ def _slurm(path: Path, executor, stage_names: list[str]) -> Optional[SlurmSpec]:
     if executor.get('type', 'local') == 'local':
         _check_keys(path, 'executor', executor, {'type'}, set())
         return None
-    from .runner import matches
     _check_keys(path, 'executor', executor,
                 {'type', 'stages', 'max_requeues', *SLURM_RESOURCES}, set())
     resources = _resources(path, 'executor', {
         k: v for k, v in executor.items() if k not in ('type', 'stages', 'max_requeues')})
-    stages = []
-    for pattern, given in _dict_of_dicts(path, 'executor.stages',
-                                         executor.get('stages', {})).items():
-        if not any(matches(name, [pattern]) for name in stage_names):
-            raise _fail(path, f'executor.stages.{pattern}', 'matches no stage; stages: '
-                        f'{", ".join(stage_names)}')
-        stages.append((pattern, _resources(path, f'executor.stages.{pattern}', given)))
+    stages = tuple((pattern, _resources(path, f'executor.stages.{pattern}', given))
+                   for pattern, given in _dict_of_dicts(path, 'executor.stages',
+                                                        executor.get('stages', {})).items())
     requeues = executor.get('max_requeues', SlurmSpec.max_requeues)
     if not isinstance(requeues, int) or isinstance(requeues, bool) or requeues < 0:
         raise _fail(path, 'executor.max_requeues', f'{requeues!r} is not an int >= 0')
-    return SlurmSpec({**SLURM_DEFAULTS, **resources}, tuple(stages), requeues)
-
-
-def stage_names(methods: tuple[MethodSpec, ...], tasks: tuple[TaskSpec, ...],
-                prepare: bool) -> list[str]:
-    """The names of a study's stages (see :mod:`.plan`)."""
-    names = ['prepare'] if prepare else []
-    for method in methods:
-        names.append(f'{method.name}/pretrain')
-        if tasks:
-            names += [f'{method.name}/convert', *(f'{method.name}/{t.name}' for t in tasks)]
-    cost = ['cost'] if any(m.config is not None for m in methods) else []
-    return names + cost + ['tabulate', 'report']
+    return SlurmSpec({**SLURM_DEFAULTS, **resources}, stages, requeues)
 
 
 def _tiny_datasets(path: Path, prepare) -> Optional[dict]:
@@ -320,13 +333,18 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
         raise PipelineConfigError(f'pipeline config {path} does not exist')
     cfg = Config.fromfile(str(path)).to_dict()
     _check_keys(path, 'top level', cfg, TOP_KEYS, {'work_root', 'methods'})
-    methods = _methods(path, cfg['methods'])
-    tasks = _tasks(path, cfg.get('tasks', {}))
+    entries = _dict_of_dicts(path, 'methods', cfg['methods'])
+    if not entries:
+        raise _fail(path, 'methods', 'no method given')
+    tasks = _dict_of_dicts(path, 'tasks', cfg.get('tasks', {}))
+    seeds = _seeds(path, 'seeds', cfg['seeds']) if 'seeds' in cfg else ()
+    options = _cfg_options(path, cfg.get('cfg_options', {}), entries, tasks)
+    methods = tuple(_method(path, name, entry, {**options.get('pretrain', {}),
+                                                **options.get(f'{name}/pretrain', {})})
+                    for name, entry in entries.items())
     tabulate = cfg.get('tabulate', {})
     _check_keys(path, 'tabulate', tabulate, {'baseline'}, set())
-    tiny_datasets = _tiny_datasets(path, cfg.get('prepare'))
-    slurm = _slurm(path, cfg.get('executor'),
-                   stage_names(methods, tasks, tiny_datasets is not None))
+    slurm = _slurm(path, cfg.get('executor'))
     if slurm and cfg.get('launcher') is not None:
         raise _fail(path, 'launcher', 'starts torchrun on the local node; with the slurm '
                     'executor give executor.gpus_per_node / tasks_per_node instead')
@@ -334,9 +352,9 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
         path=path,
         work_root=Path(work_root or cfg['work_root']),
         methods=methods,
-        tasks=tasks,
-        tiny_datasets=tiny_datasets,
-        cfg_options=_cfg_options(path, cfg.get('cfg_options', {}), methods, tasks),
+        tasks=tuple(_task(path, name, entry, seeds) for name, entry in tasks.items()),
+        tiny_datasets=_tiny_datasets(path, cfg.get('prepare')),
+        cfg_options=options,
         baseline=tabulate.get('baseline', 'mae'),
         nproc_per_node=_nproc(path, cfg.get('launcher')),
         env=_env(path, cfg.get('env', {})),

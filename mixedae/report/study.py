@@ -1,32 +1,15 @@
 """The study report: one HTML page with the table, deltas, costs, curves and one mix per
 method (the pipeline's last stage writes it; everything embedded)."""
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from mmengine.config import Config
-
-from ..tabulate.collect import Row
+from ..atomic_write import write_atomically
+from ..study import Method
 from ..tabulate.render import HEADERS, cells, study_notes
+from ..tabulate.rows import Row
 from .mixes import try_method_figure
 from .page import escape, figure, page, paragraph, section, table
-
-
-@dataclass(frozen=True)
-class MethodRun:
-    """A method of the study: its pre-training config (with the study's overrides; None
-    for a method given as weights) and the checkpoint its pre-training stage saved (None
-    if it did not finish)."""
-    name: str
-    config: Optional[Path]
-    cfg_options: dict = field(default_factory=dict)
-    checkpoint: Optional[str] = None
-
-    def load_config(self) -> Config:
-        cfg = Config.fromfile(str(self.config))
-        cfg.merge_from_dict(self.cfg_options)
-        return cfg
 
 
 def results_section(rows: Sequence[Row]) -> str:
@@ -85,15 +68,19 @@ def cost_section(cost: Optional[dict], rows: Sequence[Row], tables: Path) -> str
     return section('Pre-training cost', *parts)
 
 
-def mixes_section(methods: Sequence[MethodRun], out_dir: Path) -> str:
+def mixes_section(methods: Sequence[Method], checkpoints: dict[str, Optional[str]],
+                  out_dir: Path) -> str:
+    """One figure per pre-trained method, from the checkpoint its pre-training saved."""
     parts = []
     for method in methods:
         png = out_dir / f'figure_{method.name}.png'
-        if method.config is None:
-            parts.append(paragraph(f'{method.name}: given as weights, no pre-training '
-                                   'config to rebuild its model with', note=True))
+        if not method.pretrains:
+            what = 'random initialisation' if method.kind == 'scratch' else 'given as weights'
+            parts.append(paragraph(f'{method.name}: {what}, no pre-training config to '
+                                   'rebuild its model with', note=True))
             continue
-        made, text = try_method_figure(method.checkpoint, method.load_config(), png)
+        made, text = try_method_figure(checkpoints.get(method.name), method.load_config(),
+                                       png)
         parts.append(figure(png, f'{method.name}: {text}') if made
                      else paragraph(f'{method.name}: no figure: {text}', note=True))
     return section('What each method does with its images: one mix (tools/visualize.py), '
@@ -101,9 +88,11 @@ def mixes_section(methods: Sequence[MethodRun], out_dir: Path) -> str:
 
 
 def write_study_report(root: Path, tables: Path, out: Path, rows: Sequence[Row],
-                       methods: Sequence[MethodRun], cost: Optional[dict] = None,
-                       curves: Optional[Path] = None) -> Path:
-    """Write ``out`` (HTML); figures it makes go beside it. Returns ``out``."""
+                       methods: Sequence[Method], checkpoints: dict[str, Optional[str]],
+                       cost: Optional[dict] = None, curves: Optional[Path] = None) -> Path:
+    """Write ``out`` (HTML); figures it makes go beside it. ``checkpoints``: each
+    pre-trained method's checkpoint (None where its pre-training has not finished).
+    Returns ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     header = paragraph(f'Study {root}, methods {", ".join(m.name for m in methods)}; '
                        f'written {time.strftime("%Y-%m-%d %H:%M:%S")}.', note=True)
@@ -116,6 +105,6 @@ def write_study_report(root: Path, tables: Path, out: Path, rows: Sequence[Row],
     if curves is not None and curves.is_file():
         sections.append(section('Training curves', figure(
             curves, 'Pre-training scalars as logged (vis_data/scalars.json)')))
-    sections.append(mixes_section(methods, out.parent))
-    out.write_text(page(f'MixedAE study report: {root.name}', *sections))
+    sections.append(mixes_section(methods, checkpoints, out.parent))
+    write_atomically(out, page(f'MixedAE study report: {root.name}', *sections))
     return out

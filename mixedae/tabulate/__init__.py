@@ -34,20 +34,21 @@ Runs made elsewhere (e.g. with mmseg's own `tools/train.py`: `work_dirs/<cfg>/<t
 join a table one by one, `runs[method][task] = <run folder or work_dir>`: they take the
 place of that task in the first study root, or form a study of their own without one.
 """
-import os
 import re
 from pathlib import Path
 from typing import Optional
 
-from .collect import METRICS, Row, TabulateError, collect
+from ..atomic_write import write_atomically
+from .collect import collect
 from .curves import plot_training_curves, study_curves
 from .plots import plot_accuracy_vs_cost, plot_deltas
 from .published import Published, load_published, matching_references
 from .render import references_markdown, to_csv, to_latex, to_markdown, to_text
+from .rows import METRICS, Metric, Row, TabulateError
 
-__all__ = ['METRICS', 'Published', 'Row', 'TabulateError', 'collect', 'load_published',
-           'matching_references', 'references_markdown', 'study_rows', 'tabulate', 'to_csv',
-           'to_latex', 'to_markdown', 'to_text', 'write_replacing']
+__all__ = ['METRICS', 'Metric', 'Published', 'Row', 'TabulateError', 'collect',
+           'load_published', 'matching_references', 'references_markdown', 'study_rows',
+           'tabulate', 'to_csv', 'to_latex', 'to_markdown', 'to_text']
 
 
 def study_rows(roots: list[Path], published: Path, baseline: str = 'mae',
@@ -72,15 +73,6 @@ def study_labels(roots: list[Path]) -> list[str]:
     return labels if len(set(labels)) == len(labels) else [str(root) for root in roots]
 
 
-
-def write_replacing(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file renamed over ``path``: a reader (another
-    study comparing its table) sees the old file or the new one, never half of one."""
-    partial = path.with_name(f'.{path.name}.{os.getpid()}.partial')
-    partial.write_text(text)
-    os.replace(partial, path)
-
-
 def tabulate(roots: list[Path], published: Path, out_dir: Path, baseline: str = 'mae',
              runs: Optional[dict[str, dict[str, Path]]] = None) -> tuple[str, list[Path]]:
     """Collect every root (and `runs`, see above), put beside each study the published
@@ -95,7 +87,7 @@ def tabulate(roots: list[Path], published: Path, out_dir: Path, baseline: str = 
     for name, content in (('results.md', to_markdown(rows, titles)),
                           ('results.csv', to_csv(rows)),
                           ('results.tex', to_latex(rows, titles))):
-        write_replacing(out_dir / name, content)
+        write_atomically(out_dir / name, content)   # a reader never sees half a table
         written.append(out_dir / name)
     for name, plot in (('deltas_vs_mae.png', plot_deltas),
                        ('accuracy_vs_cost.png', plot_accuracy_vs_cost)):

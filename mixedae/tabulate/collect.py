@@ -1,191 +1,22 @@
-"""Read final metrics and pre-training step times from mmengine work dirs.
+"""The measured rows of a study: each method's metrics, schedules and step time, read from
+the work dirs of its tasks (:mod:`.runs`) and the pipeline's record of given weights.
 
-See the package docstring for the work-dir layout. Every value is read from files
-the Runner writes (mmengine's scalar logs and test dumps, and the ``run_info.json`` of
-mixedae's ``RunInfoHook``: protocol, backbone, schedule) and the pipeline's record of given
-weights (``weights.json``); nothing is taken from checkpoints or text logs.
+See the package docstring for the work-dir layout.
 """
 import json
-import re
 import statistics
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-TASKS = ('pretrain', 'cls_finetune', 'cls_linear', 'det_coco', 'seg_ade20k')
-RUN_DIR = re.compile(r'^\d{8}_\d{6}$')  # mmengine's timestamp folder: YYYYmmdd_HHMMSS
-RUN_INFO = 'run_info.json'  # written by mixedae.engine.RunInfoHook
-# <method>/convert/weights.json: the pre-trained weights a method was given as (file name,
-# sha256), written by the pipeline's convert stage
-WEIGHTS_FILE = 'weights.json'
+from ..study import TASKS, Study, run_dirs
+from .cost import apply_cost, read_cost
+from .rows import METRICS, SHORT, Row, TabulateError
+from .runs import find_metric, newest_train_run, pretrain_length, run_info, schedule, unlogged
 
 
-class TabulateError(ValueError):
-    """A work dir or data file that cannot be tabulated; the message names the path."""
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One table column: the scalar `key` logged for `task`, times `scale` gives percent."""
-    name: str
-    task: str
-    key: str
-    scale: float
-    header: str
-
-
-METRICS = (
-    Metric('ft_top1', 'cls_finetune', 'accuracy/top1', 1.0, 'IN-1K ft top-1'),
-    Metric('lin_top1', 'cls_linear', 'accuracy/top1', 1.0, 'IN-1K lin top-1'),
-    Metric('ade_miou', 'seg_ade20k', 'mIoU', 1.0, 'ADE20K mIoU'),
-    Metric('coco_box', 'det_coco', 'coco/bbox_mAP', 100.0, 'COCO AP box'),
-    Metric('coco_mask', 'det_coco', 'coco/segm_mAP', 100.0, 'COCO AP mask'),
-)
-
-
-@dataclass
-class Row:
-    """One table row; `values` maps metric names (and 'cost', × baseline) to numbers."""
-    method: str
-    provenance: str  # 'published', 'derived' or 'measured (<schedules>)'
-    values: dict[str, float] = field(default_factory=dict)
-    baseline: Optional['Row'] = None
-    step_time: Optional[float] = None  # measured pre-training seconds/iter
-    no_delta: tuple[str, ...] = ()  # metrics whose protocol differs from the baseline's
-    note: str = ''
-    source: str = ''
-    study: str = ''
-    digits: int = 2
-    cost_range: Optional[tuple[float, float]] = None  # interquartile range of 'cost'
-    cost_device: str = ''  # where the cost was measured (the study's cost stage)
-    protocols: dict[str, str] = field(default_factory=dict)  # task -> protocol id
-    arch: Optional[str] = None  # pre-trained backbone, e.g. 'vit-base-p16'
-    pretrain_epochs: Optional[int] = None  # length of the finished pre-training
-
-    def delta(self, name: str) -> Optional[float]:
-        """This row's value minus the baseline's, or None where either is missing."""
-        base = self.baseline
-        if base is None or base is self or name in self.no_delta:
-            return None
-        if name not in self.values or name not in base.values:
-            return None
-        return self.values[name] - base.values[name]
-
-
-def read_json_lines(path: Path) -> list[dict]:
-    """Parse a JSON-lines file such as `vis_data/scalars.json`; errors name file and line."""
-    records = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise TabulateError(f'{path}:{lineno}: corrupt JSON line ({e.msg})') from None
-    return records
-
-
-def run_dirs(task_dir: Path) -> list[Path]:
-    """The timestamp folders of a task dir (a runner's work_dir), newest first; a
-    timestamp folder itself is its only run."""
-    if RUN_DIR.match(task_dir.name):
-        return [task_dir]
-    runs = [p for p in task_dir.iterdir() if p.is_dir() and RUN_DIR.match(p.name)]
-    return sorted(runs, key=lambda p: p.name, reverse=True)
-
-
-def scalars(run: Path) -> list[dict]:
-    path = run / 'vis_data' / 'scalars.json'
-    return read_json_lines(path) if path.is_file() else []
-
-
-def test_results(run: Path) -> dict:
-    """The metrics `tools/test.py` dumps to `<run>/<run>.json` (empty if absent)."""
-    path = run / f'{run.name}.json'
-    if not path.is_file():
-        return {}
-    records = read_json_lines(path)
-    return records[-1] if records else {}
-
-
-def is_train_line(record: dict) -> bool:
-    return 'lr' in record and 'time' in record
-
-
-def run_info(run: Path) -> dict:
-    """What RunInfoHook recorded for a run (protocol, arch, schedule, batch); {} if absent."""
-    path = run / RUN_INFO
-    if not path.is_file():
-        return {}
-    try:
-        info = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise TabulateError(f'{path}: corrupt run info ({e.msg})') from None
-    if not isinstance(info, dict):
-        raise TabulateError(f'{path}: run info is not a JSON object')
-    return info
-
-
-def newest_train_run(task_dir: Path) -> tuple[Optional[Path], list[dict]]:
-    """The newest run that has train lines, and those lines."""
-    for run in run_dirs(task_dir):
-        lines = [r for r in scalars(run) if is_train_line(r)]
-        if lines:
-            return run, lines
-    return None, []
-
-
-def train_lines(task_dir: Path) -> list[dict]:
-    """Train lines of the newest run that has any."""
-    return newest_train_run(task_dir)[1]
-
-
-def schedule(lines: list[dict]) -> str:
-    """How far training went, e.g. '2 iters' or '1 epoch' ('' without train lines)."""
-    if not lines:
-        return ''
-    unit = 'epoch' if 'epoch' in lines[-1] else 'iter'
-    n = max(r[unit] for r in lines)
-    return f'{n} {unit}' + ('s' if n != 1 else '')
-
-
-def find_metric(task_dir: Path, key: str) -> Optional[tuple[float, Path]]:
-    """`key` from the newest run holding it (its test results, else its last val line),
-    and that run."""
-    for run in run_dirs(task_dir):
-        tested = test_results(run)
-        if key in tested:
-            return float(tested[key]), run
-        logged = [r[key] for r in scalars(run) if key in r and not is_train_line(r)]
-        if logged:
-            return float(logged[-1]), run
-    return None
-
-
-def unlogged(task_dir: Path) -> Optional[Path]:
-    """The newest run of a task if no run of it wrote the local scalars file (a config
-    whose visualizer has no LocalVisBackend), else None."""
-    runs = run_dirs(task_dir)
-    if runs and not any((run / 'vis_data' / 'scalars.json').is_file() for run in runs):
-        return runs[0]
-    return None
-
-
-def pretrain_length(run: Path, lines: list[dict]) -> Optional[int]:
-    """Epochs of a pre-training run that reached the end of its epoch schedule."""
-    planned = run_info(run).get('schedule', {}).get('max_epochs')
-    reached = max((r.get('epoch', 0) for r in lines), default=0)
-    return planned if planned and reached == planned else None
-
-
-SHORT = {'pretrain': 'pt', 'cls_finetune': 'ft', 'cls_linear': 'lin', 'det_coco': 'det',
-         'seg_ade20k': 'seg'}
-
-
-def weights_source(method_dir: Path) -> str:
-    """'weights mae_pretrain_vit_base.pth sha256:0123456789ab' for a method given as a
-    checkpoint ('' otherwise); errors name the record file."""
-    path = method_dir / 'convert' / WEIGHTS_FILE
+def weights_source(path: Path) -> str:
+    """'weights mae_pretrain_vit_base.pth sha256:0123456789ab' from a method's weights
+    record (``weights.json``; '' where it has none); errors name the record file."""
     if not path.is_file():
         return ''
     try:
@@ -240,8 +71,7 @@ def method_dirs(root: Path) -> list[Path]:
     """Folders of `root` holding at least one task folder; errors name `root`."""
     if not root.is_dir():
         raise TabulateError(f'{root}: work dir does not exist')
-    found = sorted(p for p in root.iterdir()
-                   if p.is_dir() and any((p / t).is_dir() for t in TASKS))
+    found = Study(root).methods()
     if not found:
         raise TabulateError(f'{root}: no <method>/<task> folders (tasks: {", ".join(TASKS)})')
     return found
@@ -271,13 +101,12 @@ def collect(root: Optional[Path], baseline: str = 'mae', label: str = '',
 
     Row names are `<label>/<method>` when a label is given (several roots), else `<method>`.
     """
-    from .cost import apply_cost, read_cost
     task_dirs: dict[str, dict[str, Path]] = {}
     weights: dict[str, str] = {}
     for method_dir in method_dirs(root) if root is not None else []:
         task_dirs[method_dir.name] = {t: method_dir / t for t in TASKS
                                       if (method_dir / t).is_dir()}
-        weights[method_dir.name] = weights_source(method_dir)
+        weights[method_dir.name] = weights_source(Study(root).weights_record(method_dir.name))
     check_runs(runs or {})
     for method, tasks in (runs or {}).items():
         task_dirs.setdefault(method, {}).update(tasks)

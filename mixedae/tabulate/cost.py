@@ -11,14 +11,13 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from .collect import Row, TabulateError
-
-COST_FILE = Path('cost') / 'step_time.json'
+from ..study import Study
+from .rows import Row, TabulateError
 
 
 def read_cost(root: Path) -> Optional[dict]:
     """The cost record of a study root (None if the cost stage has not run)."""
-    path = root / COST_FILE
+    path = Study(root).cost_file
     if not path.is_file():
         return None
     try:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .collect import is_train_line, read_json_lines, run_dirs
-from .plots import empty, new_figure
+from ..study import SCALARS, run_dirs
+from .runs import is_train_line, read_json_lines
+from .plots import empty, new_figure, save_figure
 
 PANELS = ('loss', 'loss_rec', 'loss_hc', 'homo_acc')
 
@@ -36,7 +37,7 @@ def train_history(task_dir: Path) -> list[dict]:
     restart) replaces the earlier lines from its first iteration on."""
     lines: list[dict] = []
     for run in reversed(run_dirs(task_dir)):
-        path = run / 'vis_data' / 'scalars.json'
+        path = run / SCALARS
         if not path.is_file():
             continue
         new = [r for r in read_json_lines(path) if is_train_line(r) and 'iter' in r]
@@ -117,4 +118,4 @@ def plot_training_curves(curves: list[Curves], path: Path, title: str = '') -> N
         ax.legend(fontsize=7)
     fig.suptitle(f'Pre-training curves{": " + title if title else ""} '
                  '(logged scalars, vis_data/scalars.json)', fontsize=10)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)

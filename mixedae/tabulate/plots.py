@@ -5,7 +5,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .collect import METRICS, Row
+from ..atomic_write import atomic_output
+from .rows import METRICS, Row
 
 MARKERS = {'published': 'o', 'derived': 's', 'measured': '^'}
 
@@ -19,6 +20,12 @@ def new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), layout='constrained')
     FigureCanvasAgg(fig)
     return fig
+
+
+def save_figure(fig: Figure, path: Path, dpi: int = 120) -> None:
+    """Write the figure as a PNG that a reader sees whole or not at all."""
+    with atomic_output(path) as f:
+        fig.savefig(f, format='png', dpi=dpi)
 
 
 def empty(ax: Axes, text: str) -> None:
@@ -58,7 +65,7 @@ def plot_deltas(rows: list[Row], path: Path) -> None:
     delta_bars(left, measured, 'Measured: delta vs measured baseline', 'measured')
     delta_bars(right, derived, 'Published: delta vs same-protocol reference', 'published',
                hatch='//')
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)
 
 
 def plot_accuracy_vs_cost(rows: list[Row], path: Path) -> None:
@@ -85,4 +92,4 @@ def plot_accuracy_vs_cost(rows: list[Row], path: Path) -> None:
         ax.legend(fontsize=7)
     fig.suptitle('Transfer vs pre-training cost (markers: o published, s derived, ^ measured; '
                  'bars: interquartile range of the measured cost)', fontsize=10)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)

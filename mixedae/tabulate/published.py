@@ -14,7 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .collect import METRICS, TASKS, Row, TabulateError
+from ..study import TASKS
+from .rows import METRICS, Row, TabulateError
 
 METRIC_TASK = {m.name: m.task for m in METRICS}
 ENTRY_KEYS = {'method', 'protocol', 'arch', 'pretrain_epochs', 'values', 'deltas',

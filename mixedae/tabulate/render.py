@@ -10,7 +10,7 @@ import csv
 import io
 from typing import Optional
 
-from .collect import METRICS, SHORT, Row
+from .rows import METRICS, SHORT, Row
 from .published import Published
 
 HEADERS = ('Method', 'Provenance', *(m.header for m in METRICS),

@@ -89,7 +89,7 @@ def converter_target(backbone: nn.Module, scope: Optional[str]) -> str:
 def check_coverage(backbone: nn.Module, loaded: set[str], checkpoint: str,
                    target: str) -> None:
     """Raise unless ``loaded`` covers every pre-trainable encoder tensor of the backbone."""
-    from ..convert.encoder import is_encoder_key
+    from .encoder import is_encoder_key
     required = [k for k in backbone.state_dict() if is_encoder_key(k)]
     missing = [k for k in required if k not in loaded]
     if not missing:
@@ -103,7 +103,7 @@ def check_coverage(backbone: nn.Module, loaded: set[str], checkpoint: str,
 
 def hint(checkpoint: str, target: str) -> str:
     """What the file is and how to convert it."""
-    from ..convert.sources import describe_file
+    from .sources import describe_file
     return (f'The file is: {describe_file(checkpoint)}. Convert it for this config with '
             f'`python tools/convert_checkpoint.py {checkpoint} --to {target} OUT.pth` and '
             'pass OUT.pth as the checkpoint.')

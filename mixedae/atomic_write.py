@@ -8,8 +8,9 @@ as it was (and at most a ``.<name>.<random>.partial`` file, which
 :func:`remove_partial_files` clears); a full disk raises :class:`FileWriteError` naming the
 target, with the target untouched.
 
-:class:`AtomicLocalBackend` is mmengine's local file backend with this ``put``; it is
-registered as the ``local_atomic`` backend (``backend_args=dict(backend='local_atomic')``).
+The one way the project writes a file that someone else reads (checkpoints, state files,
+tables, records); standard library only, so the light tools use it too. mmengine's
+``local_atomic`` file backend (:mod:`mixedae.engine.atomic_backend`) is built on it.
 """
 import contextlib
 import errno
@@ -18,8 +19,6 @@ import os.path as osp
 import re
 import secrets
 from typing import BinaryIO, Iterator
-
-from mmengine.fileio import LocalBackend, register_backend
 
 PARTIAL_SUFFIX = '.partial'
 PARTIAL_PATTERN = re.compile(r'\..+\.[0-9a-f]{12}\.partial')
@@ -95,10 +94,10 @@ def _is_write_failure(err: BaseException) -> bool:
                                               or 'PytorchStreamWriter' in str(err))
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` (see :func:`atomic_output`)."""
+def write_atomically(path: str | os.PathLike, data: bytes | str) -> None:
+    """Replace ``path`` with ``data`` (text is written as UTF-8; see :func:`atomic_output`)."""
     with atomic_output(path) as f:
-        f.write(data)
+        f.write(data.encode() if isinstance(data, str) else data)
 
 
 def remove_partial_files(directory: str) -> list:
@@ -111,11 +110,3 @@ def remove_partial_files(directory: str) -> list:
                 removed.append(osp.join(directory, name))
     return removed
 
-
-@register_backend('local_atomic')
-class AtomicLocalBackend(LocalBackend):
-    """mmengine's local backend whose ``put`` replaces files atomically."""
-
-    def put(self, obj: bytes, filepath) -> None:
-        os.makedirs(osp.dirname(os.fspath(filepath)) or '.', exist_ok=True)
-        write_atomically(os.fspath(filepath), obj)

@@ -1,0 +1,51 @@
+"""The study report: one self-contained HTML page (:mod:`mixedae.report`)."""
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ...study import Method, Study, file_stamp, finished_outputs
+from .base import Attempt, Context, Stage
+
+
+@dataclass
+class ReportStage(Stage):
+    """``report.html``: the table, deltas, costs, curves and a mix per method, with every
+    figure embedded (the page stands alone). Runs in this process."""
+    root: Path = Path()
+    published: Path = Path()
+    baseline: str = 'mae'
+    methods: tuple[Method, ...] = ()
+
+    @property
+    def out(self) -> Path:
+        return Study(self.root).report
+
+    def checkpoints(self) -> dict[str, Optional[str]]:
+        """Each pre-trained method's checkpoint, from its pre-training stage's state file
+        (whichever executor ran it; None if that stage has not finished)."""
+        study = Study(self.root)
+        return {m.name: (finished_outputs(study.task_dir(m.name, 'pretrain')) or {}).get(
+            'checkpoint') for m in self.methods if m.pretrains}
+
+    def describe(self, ctx: Context) -> str:
+        return f'report {self.root} -> {self.out}'
+
+    def signature(self, ctx: Context) -> dict:
+        study = Study(self.root)
+        inputs = [*(finished_outputs(study.tables) or {}).values(),
+                  *(c for c in self.checkpoints().values() if c)]
+        if study.cost_file.is_file():
+            inputs.append(str(study.cost_file))
+        return {'report': self.baseline, 'inputs': [file_stamp(p) for p in inputs]}
+
+    def run(self, ctx: Context, attempt: Attempt) -> dict[str, str]:
+        from ...report import write_study_report   # the mixes: torch, the models
+        from ...tabulate import study_rows
+        from ...tabulate.cost import read_cost
+        study = Study(self.root)
+        rows = study_rows([self.root], self.published, self.baseline)
+        write_study_report(self.root, study.tables, self.out, rows, self.methods,
+                           self.checkpoints(), read_cost(self.root),
+                           study.tables / 'training_curves.png')
+        attempt.log.write(f'wrote {self.out}\n')
+        return {'report.html': str(self.out)}
