@@ -132,7 +132,7 @@ def test_interrupted_study_continues(study):
     last checkpoint instead of starting over, then runs what is left."""
     cwd, _ = study
     config = write_pipeline(cwd / 'interrupt.py', demo_method('mae'), {}, pretrain={
-        'train_cfg.max_iters': 200, 'param_scheduler.1.end': 200,
+        'train_cfg.max_iters': 100, 'param_scheduler.1.end': 100,
         'default_hooks.checkpoint.interval': 10})
     command = [sys.executable, str(TOOLS / 'run_pipeline.py'), str(config),
                '--work-root', 'interrupted']
@@ -156,16 +156,16 @@ def test_interrupted_study_continues(study):
     assert state['status'] == 'running'
     first_run = run_dirs(stage_dir)[0]
     stopped_at = max(r['iter'] for r in scalars(first_run) if 'loss' in r)
-    assert stopped_at < 200
+    assert stopped_at < 100
 
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     state = json.loads((stage_dir / 'stage.json').read_text())
     assert state['status'] == 'done'
-    assert Path(state['outputs']['checkpoint']).name == 'iter_200.pth'
+    assert Path(state['outputs']['checkpoint']).name == 'iter_100.pth'
     resumed = run_dirs(stage_dir)[0]
     iters = [r['iter'] for r in scalars(resumed) if 'loss' in r]
-    assert 10 <= iters[0] - 1 <= stopped_at and iters[-1] == 200   # continued, not redone
+    assert 10 <= iters[0] - 1 <= stopped_at and iters[-1] == 100   # continued, not redone
     log = (stage_dir / 'stage.log').read_text()
     assert '=== resuming the interrupted attempt' in log and '--resume' in log
     assert (cwd / 'interrupted' / 'tables' / 'results.txt').is_file()

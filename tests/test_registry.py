@@ -33,7 +33,8 @@ def test_custom_imports_in_a_config_registers(tmp_path):
     import subprocess
     import sys
     cfg = tmp_path / 'cfg.py'
-    cfg.write_text("custom_imports = dict(imports=['mixedae'], allow_failed_imports=False)\n"
+    cfg.write_text("custom_imports = dict(imports=['mixedae.modules'], "
+                   "allow_failed_imports=False)\n"
                    f"model = {TINY_VIT!r}\n")
     code = ('from mmengine.config import Config; from mmseg.registry import MODELS; '
             'from mmengine.registry import init_default_scope; '

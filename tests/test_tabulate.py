@@ -335,10 +335,10 @@ def test_bad_references_are_named(tmp_path, entry, message):
     assert message in str(info.value)
 
 
-def test_readme_reference_table_is_the_published_file():
-    """README's table of published references is rendered from the JSON file."""
+def test_published_reference_table_is_the_published_file():
+    """The table of published references (docs/published.md) is rendered from the JSON file."""
     table = references_markdown(load_published(PUBLISHED))
-    assert table in (REPO / 'README.md').read_text()
+    assert table in (REPO / 'docs' / 'published.md').read_text()
 
 
 def test_corrupt_line_names_file_and_line(study):

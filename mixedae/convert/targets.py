@@ -90,6 +90,8 @@ def mmpretrain_model(arch: EncoderArch) -> torch.nn.Module:
 
 def mmdet_model(arch: EncoderArch) -> torch.nn.Module:
     from mmdet.registry import MODELS
+
+    from .. import transfer  # noqa: F401  (registers MixedAEViT in mmdet's registry)
     with DefaultScope.overwrite_default_scope('mmdet'):
         return MODELS.build(dict(type='MixedAEViT', arch=arch.arch, img_size=arch.img_size,
                                  patch_size=arch.patch_size, with_cls_token=False,

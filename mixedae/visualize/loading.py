@@ -10,6 +10,7 @@ from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 from torch import nn
 
+from .. import models  # noqa: F401  (registers the pre-training modules it builds)
 from ..engine import load_checkpoint_file
 from ..engine.stored_config import config_from_text
 
