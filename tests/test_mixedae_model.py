@@ -106,3 +106,17 @@ def test_option_variants_run():
     assert set(losses) == {'loss_rec', 'loss_hc', 'homo_acc'}
     model.parse_losses(losses)[0].backward()
     assert model.neck.segment_embed.grad is not None
+
+
+@pytest.mark.parametrize('config', [TINY, 'demo/mae_vit-tiny-p8_1xb32-300i_tiny.py'])
+def test_crop_size_other_than_img_size_is_named(config):
+    """A crop of another size than the model's img_size fails before training, naming
+    both settings (not with the position embedding's bare shape error)."""
+    from mixedae.engine.config_checks import check_pretrain_config
+    cfg = Config.fromfile(str(CONFIGS / config))
+    check_pretrain_config(cfg)
+    cfg.train_dataloader.dataset.pipeline[1].scale = 48
+    with pytest.raises(ValueError, match=r'pipeline\[1\] \(RandomResizedCrop\) makes 48x48 '
+                       r'images but model.backbone.img_size is 32: set '
+                       r'RandomResizedCrop.scale and model.backbone.img_size'):
+        check_pretrain_config(cfg)

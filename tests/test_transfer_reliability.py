@@ -136,7 +136,7 @@ def test_configs_use_checked_loaders_and_reliability_hooks(path):
     assert cfg.custom_hooks[2].action == 'stop'
     for hook in cfg.custom_hooks:
         HOOKS.build(hook)
-    assert 'mixedae' in cfg.custom_imports.imports
+    assert 'mixedae.modules' in cfg.custom_imports.imports
     if cfg.default_scope == 'mmdet':
         label_loader = 'mmdet.CheckedLoadAnnotations'     # COCO: instances without masks
     else:   # the demo names mmseg's transforms with the prefix, as it did before

@@ -55,7 +55,7 @@ else
 fi
 WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION-torch-$TORCH_VERSION-$PY_TAG-$DEVICE_TAG"
 if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
-  log "building mmcv $MMCV_VERSION with ops for $DEVICE_TAG (first time only; ~7 min on 2 cores)"
+  log "building mmcv $MMCV_VERSION with ops for $DEVICE_TAG (first time only; several minutes)"
   BUILD="$(mktemp -d)"
   "$PY" -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: --no-build-isolation \
       "mmcv==$MMCV_VERSION" -d "$BUILD"
@@ -64,7 +64,9 @@ if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
   # torch >= 2.10 headers require C++20; mmcv 2.1.0 hard-codes -std=c++17 (mmcv#3341).
   sed -i 's/c++17/c++20/g' "$SRC/setup.py"
   grep -q 'c++20' "$SRC/setup.py" || die "could not patch mmcv setup.py to C++20"
-  MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+  # No debug information (-g0 after Python's -g): the ops are the same, the compile takes
+  # about 2.6x less CPU (40 s -> 15 s for nms.cpp here) and the wheel is a fraction of the size.
+  CFLAGS="${CFLAGS:-} -g0" MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
     "$PY" -m pip wheel --disable-pip-version-check -q --no-build-isolation --no-deps \
       --no-cache-dir "$SRC" -w "$BUILD/dist"
   mkdir -p "$WHEEL_DIR"
