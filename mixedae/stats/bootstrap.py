@@ -59,8 +59,9 @@ def run_bootstrap(data: tuple, statistic: Callable, *, confidence: float, n_resa
     equal) gets the interval [value, value] rather than BCa's nan."""
     if method not in METHODS:
         raise ValueError(f'method {method!r} is not one of {METHODS}')
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():     # BCa on a degenerate distribution: 0/0, nan
         warnings.simplefilter('ignore', stats.DegenerateDataWarning)
+        warnings.simplefilter('ignore', RuntimeWarning)
         result = stats.bootstrap(data, statistic, n_resamples=n_resamples,
                                  batch=resample_batch(len(data[0])), vectorized=True,
                                  paired=len(data) > 1, confidence_level=confidence,
