@@ -128,25 +128,27 @@ def test_different_image_sets_are_refused_naming_both_files():
 
 
 def test_seed_intervals_and_deltas():
-    """Three seeds per method differing by a planted +4 points: the hierarchical interval
-    is wider than one run's, the delta excludes 0, P(a > b) = 1."""
+    """Three seeds per method on shared hard and easy images, ours +5 points: the
+    hierarchical interval is wider than one run's, the delta excludes 0, P(a > b) = 1."""
     rng = np.random.default_rng(0)
-    base = [accuracy_scorer(rng.random(800) < p, f'b{i}.json')
-            for i, p in enumerate((0.60, 0.62, 0.61))]
-    ours = [accuracy_scorer(rng.random(800) < p, f'a{i}.json')
-            for i, p in enumerate((0.66, 0.65, 0.64))]
+    difficulty = rng.random(800)
+
+    def runs(level, name):
+        return [accuracy_scorer((difficulty < level + offset) ^ (rng.random(800) < 0.03),
+                                f'{name}{i}.json') for i, offset in enumerate((-.01, 0, .01))]
+    ours, base = runs(0.65, 'a'), runs(0.60, 'b')
     one = bootstrap_intervals(ours[0], n_resamples=500)['accuracy/top1']
     several = seed_intervals(ours, n_resamples=500)['accuracy/top1']
     assert several.num_seeds == 3
     assert several.value == pytest.approx(np.mean([r.values()['accuracy/top1']
                                                    for r in ours]))
     assert several.low < several.value < several.high
+    assert several.high - several.low > one.high - one.low
     delta = seed_paired_deltas(ours, base, n_resamples=500)['accuracy/top1']
     assert delta.excludes_zero() and delta.num_seeds == (3, 3)
     assert delta.prob_improvement == 1.0 and delta.p_value < 0.01
     assert seed_paired_deltas(ours[:1], base[:1], n_resamples=50)[
         'accuracy/top1'].prob_improvement is None
-    assert one.high - one.low > 0
 
 
 # ------------------------------------------------------------------ segmentation

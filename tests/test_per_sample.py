@@ -63,7 +63,7 @@ def test_classification_runs_write_per_sample_results(tmp_path, pretrained):
     assert (manifest['kind'], manifest['mode'], manifest['step']['iter']) == (
         'classification', 'val', 2)
     assert manifest['num_images'] == 16 and manifest['metric_keys'] == ['accuracy/top1']
-    assert manifest['metrics']['accuracy/top1'] == logged['accuracy/top1']
+    assert manifest['metrics']['accuracy/top1'] == pytest.approx(logged['accuracy/top1'])
     with np.load(folder / 'val-iter_2.npz', allow_pickle=False) as npz:
         assert npz['image_ids'][0].startswith('val/')       # relative to the data root
         np.testing.assert_array_equal(npz['correct'][:, 0], npz['pred_label'] == npz['gt_label'])

@@ -1,5 +1,5 @@
 """Writing per-sample files (format: :mod:`mixedae.stats.per_sample_files`), atomically."""
-import contextlib
+import glob
 import os
 import os.path as osp
 from typing import Callable, Optional
@@ -27,20 +27,19 @@ def save_npz(path: str, arrays: dict) -> dict:
 
 def save_with(writer: Callable[[str], dict], directory: str, stem: str) -> dict:
     """Let ``writer(prefix)`` write its files (it returns role -> path, each path
-    ``prefix + suffix``) under a temporary prefix, then rename each to ``stem + suffix``."""
+    ``prefix + suffix``) under a temporary prefix, then rename each to ``stem + suffix``;
+    on failure nothing of it is left."""
     prefix = partial_name(osp.join(directory, stem))
-    written = writer(prefix)
     try:
         entries = {}
-        for role, path in written.items():
+        for role, path in writer(prefix).items():
             final = osp.join(directory, stem + path[len(prefix):])
             os.replace(path, final)
             entries[role] = file_entry(final)
         return entries
     finally:
-        for path in written.values():
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+        for leftover in glob.glob(glob.escape(prefix) + '*'):
+            os.unlink(leftover)
 
 
 def image_id(path: str, data_root: Optional[str]) -> str:
