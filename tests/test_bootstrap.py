@@ -52,7 +52,7 @@ def test_stats_package_loads_without_torch_or_openmmlab():
     code = ('import sys, types; m = types.ModuleType("mixedae"); '
             f'm.__path__ = [{str(ROOT / "mixedae")!r}]; sys.modules["mixedae"] = m; '
             'import mixedae.stats; '
-            f'print(sorted({sorted(HEAVY)!r} & {{n.split(".")[0] for n in sys.modules}}))')
+            f'print(sorted(set({sorted(HEAVY)!r}) & {{n.split(".")[0] for n in sys.modules}}))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == '[]', out
