@@ -1,5 +1,6 @@
 """Per-sample results: written by the tiny transfer runs (configs/demo) next to their
-metrics and read back by mixedae.stats to the logged values; bad files named."""
+metrics, and by each metric on synthetic predictions, and read back by mixedae.stats to
+the logged values; bad files named."""
 import json
 import subprocess
 import sys
@@ -7,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import CONFIGS, ROOT, save_pretraining_checkpoint
 from mixedae.convert import convert_checkpoint
-from mixedae.data import make_tiny_ade20k, make_tiny_coco, make_tiny_imagenet
+from mixedae.data import COCO_CLASSES, make_tiny_ade20k, make_tiny_coco, make_tiny_imagenet
+from mixedae.evaluation.per_sample_hook import write_evaluation
 from mixedae.evaluation.per_sample_writer import save_npz
 from mixedae.stats import PerSampleFileError, bootstrap_intervals, load_scorer
 from mixedae.stats.per_sample_files import FORMAT, file_sha256
@@ -113,12 +116,93 @@ def test_detection_run_writes_coco_results(tmp_path, pretrained):
     manifest = json.loads((folder / 'val.json').read_text())
     assert sorted(manifest['files']) == ['bbox', 'segm']
     assert manifest['settings']['ann_sha256'] == file_sha256(ann)
-    assert manifest['settings']['image_ids'] == [1, 2, 3]
+    images = json.loads(Path(ann).read_text())['images']
+    assert sorted(manifest['settings']['image_ids']) == sorted(i['id'] for i in images)
+    assert len(images) == 3
     detections = json.loads((folder / manifest['files']['segm']['name']).read_text())
     assert detections and {'image_id', 'category_id', 'score', 'segmentation'} <= set(
         detections[0])
     values = assert_recomputes(folder / 'val.json', logged, 0.0005 + 1e-9)
     assert {'coco/bbox_mAP', 'coco/segm_mAP_l'} <= set(values)
+
+
+# ------------------------------------------------------------------ metric -> files -> metric
+
+
+def round_trip(metric, samples: list, folder: Path, data_root=None) -> tuple:
+    """Evaluate ``samples`` with ``metric``, write its per-sample files as the hook does,
+    read them back: (logged metrics, recomputed metrics)."""
+    metric.process({}, samples)
+    logged = metric.evaluate(len(samples))
+    write_evaluation(str(folder), 'val', 'val-iter_1', dict(iter=1), logged, metric,
+                     data_root)
+    return logged, load_scorer(str(folder / 'val.json')).values()
+
+
+def test_accuracy_round_trip(tmp_path):
+    """Scores for 200 images (top-5 of 10 classes): the files give back the logged
+    top-1 and top-5, with ids relative to the data root."""
+    from mixedae.evaluation import PerSampleAccuracy
+    rng = np.random.default_rng(0)
+    metric = PerSampleAccuracy(topk=(1, 5))
+    metric.dataset_meta = dict(classes=[str(c) for c in range(10)])
+    samples = [dict(pred_score=torch.softmax(torch.randn(10) + 3 * torch.eye(10)[i % 10], 0),
+                    gt_label=torch.tensor([i % 10 if rng.random() < .7 else (i + 1) % 10]),
+                    img_path=f'{tmp_path}/val/{i:03d}.png') for i in range(200)]
+    logged, values = round_trip(metric, samples, tmp_path / 'per_sample', str(tmp_path))
+    assert 40 < logged['accuracy/top1'] < logged['accuracy/top5'] < 100
+    assert values == pytest.approx(logged, abs=1e-4)
+    with np.load(tmp_path / 'per_sample/val-iter_1.npz', allow_pickle=False) as npz:
+        assert npz['image_ids'][:2].tolist() == ['val/000.png', 'val/001.png']
+
+
+def test_iou_round_trip(tmp_path):
+    """Label maps of 3 classes and predictions 80 % right: the per-image areas give back
+    the logged aAcc, mIoU, mAcc."""
+    from mixedae.evaluation import PerSampleIoUMetric
+    rng = np.random.default_rng(0)
+    metric = PerSampleIoUMetric(iou_metrics=['mIoU'])
+    metric.dataset_meta = dict(classes=['a', 'b', 'c', 'd'])
+    samples = []
+    for i in range(10):
+        label = torch.from_numpy(rng.integers(0, 3, (1, 32, 32)))
+        pred = torch.where(torch.from_numpy(rng.random((1, 32, 32)) < .8), label,
+                           torch.from_numpy(rng.integers(0, 4, (1, 32, 32))))
+        samples.append(dict(pred_sem_seg=dict(data=pred), gt_sem_seg=dict(data=label),
+                            img_path=f'img_{i}.jpg'))
+    logged, values = round_trip(metric, samples, tmp_path)
+    assert set(values) == {'aAcc', 'mIoU', 'mAcc'} and logged['mIoU'] > 50
+    assert values == pytest.approx({k: float(v) for k, v in logged.items()}, abs=0.005 + 1e-9)
+
+
+def test_coco_round_trip(tmp_path):
+    """Jittered ground-truth boxes and masks, plus a false positive an image (AP well
+    above 0): the detections written with results2json give back the logged box and
+    mask AP."""
+    from pycocotools.coco import COCO
+    from mixedae.evaluation import PerSampleCocoMetric
+    make_tiny_coco(tmp_path / 'coco', seed=0, num_train=1, num_val=8)
+    ann = tmp_path / 'coco/annotations/instances_val2017.json'
+    gt, rng = COCO(str(ann)), np.random.default_rng(0)
+    metric = PerSampleCocoMetric(ann_file=str(ann), metric=['bbox', 'segm'])
+    metric.dataset_meta = dict(classes=COCO_CLASSES)
+    samples = []
+    for img_id, info in gt.imgs.items():
+        anns = gt.loadAnns(gt.getAnnIds(imgIds=img_id))
+        boxes = np.array([a['bbox'] for a in anns] + [[5, 5, 30, 30]], np.float32)
+        boxes[:, 2:] += boxes[:, :2]
+        masks = np.stack([gt.annToMask(a) for a in anns]
+                         + [np.ones((info['height'], info['width']), np.uint8)])
+        labels = [COCO_CLASSES.index(gt.cats[a['category_id']]['name']) for a in anns] + [0]
+        samples.append(dict(img_id=img_id, ori_shape=(info['height'], info['width']),
+                            pred_instances=dict(
+                                bboxes=torch.from_numpy(boxes + rng.normal(0, 2, boxes.shape)),
+                                scores=torch.from_numpy(rng.uniform(.2, 1, len(labels))),
+                                labels=torch.tensor(labels),
+                                masks=torch.from_numpy(masks.astype(bool)))))
+    logged, values = round_trip(metric, samples, tmp_path)
+    assert logged['coco/bbox_mAP'] > 0.3 and logged['coco/segm_mAP'] > 0.3
+    assert values == pytest.approx(logged, abs=0.0005 + 1e-9)
 
 
 # ------------------------------------------------------------------ bad files

@@ -53,17 +53,23 @@ class PerSampleHook(Hook):
             warnings.warn(f'PerSampleHook: {mode}_evaluator keeps no per-sample results '
                           '(use PerSampleAccuracy / PerSampleIoUMetric / PerSampleCocoMetric)')
             return
-        directory = osp.join(runner.log_dir, 'per_sample')
-        os.makedirs(directory, exist_ok=True)
-        data_root = getattr(loop.dataloader.dataset, 'data_root', None)
-        fields = keeping[0].dump_per_sample(directory, stem, data_root)
-        if fields is None:
-            return
-        manifest = dict(format=FORMAT, mode=mode, step=step,
-                        metrics={k: scalar(v) for k, v in (metrics or {}).items()}, **fields)
-        write_atomically(osp.join(directory, f'{mode}.json'),
-                         (json.dumps(manifest, indent=1) + '\n').encode())
-        remove_stale_files(directory, mode, {entry['name'] for entry in fields['files'].values()})
+        write_evaluation(osp.join(runner.log_dir, 'per_sample'), mode, stem, step, metrics,
+                         keeping[0], getattr(loop.dataloader.dataset, 'data_root', None))
+
+
+def write_evaluation(directory: str, mode: str, stem: str, step: dict,
+                     metrics: Optional[dict], metric, data_root: Optional[str]) -> None:
+    """Write what ``metric`` kept (files named ``<stem>.*``), then ``<mode>.json``; remove
+    the earlier evaluation's files of ``mode``."""
+    os.makedirs(directory, exist_ok=True)
+    fields = metric.dump_per_sample(directory, stem, data_root)
+    if fields is None:
+        return
+    manifest = dict(format=FORMAT, mode=mode, step=step,
+                    metrics={k: scalar(v) for k, v in (metrics or {}).items()}, **fields)
+    write_atomically(osp.join(directory, f'{mode}.json'),
+                     (json.dumps(manifest, indent=1) + '\n').encode())
+    remove_stale_files(directory, mode, {entry['name'] for entry in fields['files'].values()})
 
 
 def remove_stale_files(directory: str, mode: str, keep: set) -> None:
