@@ -34,7 +34,7 @@ class Interval:
     num_seeds: int = 1
 
     def __str__(self) -> str:
-        return f'{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]'
+        return f'{self.value:.4g} [{self.low:.4g}, {self.high:.4g}]'
 
 
 def resample_batch(num_images: int) -> int:

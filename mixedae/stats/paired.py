@@ -39,7 +39,7 @@ class Delta:
         return self.low > 0 or self.high < 0
 
     def __str__(self) -> str:
-        return f'{self.delta:+.2f} [{self.low:+.2f}, {self.high:+.2f}]'
+        return f'{self.delta:+.4g} [{self.low:+.4g}, {self.high:+.4g}]'
 
 
 def aligned_positions(a: ImageScorer, b: ImageScorer) -> np.ndarray:
