@@ -2,11 +2,12 @@
 
 ImageNet-1K val (50,000 images, 1000 classes), ADE20K val (2,000 images, 150 classes),
 COCO val2017 (5,000 images, 80 categories, about 7 objects and 100 detections per
-image; bbox, and segm with ``--segm``): the interval of every metric from
+image; ``--iou-types bbox segm``, box masks for segm): the interval of every metric from
 ``--resamples`` resamples (default 200). COCO prints the matching (``COCOeval.evaluate()``,
 once) and the accumulation (once per resample) apart.
 
-    python benchmarks/bootstrap_cost.py [--resamples 200] [--tasks cls seg det] [--segm]
+    python benchmarks/bootstrap_cost.py [--resamples 200] [--tasks cls seg det]
+        [--iou-types bbox segm]
 """
 import argparse
 import time
@@ -94,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--resamples', type=int, default=200)
     parser.add_argument('--tasks', nargs='+', default=['cls', 'seg', 'det'])
-    parser.add_argument('--segm', action='store_true', help='also time mask AP (segm)')
+    parser.add_argument('--iou-types', nargs='+', default=['bbox'], choices=['bbox', 'segm'])
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     if 'cls' in args.tasks:
@@ -106,7 +107,7 @@ def main() -> None:
         _, seconds = timed(bootstrap_intervals, scorer, n_resamples=args.resamples)
         print(f'segmentation     2,000 images x 150 classes: {seconds:7.2f} s')
     if 'det' in args.tasks:
-        for iou_type in ['bbox'] + (['segm'] if args.segm else []):
+        for iou_type in args.iou_types:
             gt, results = coco_data(rng, segm=iou_type == 'segm')
             matches, matching = timed(match_images, gt, results, iou_type, sorted(gt.cats),
                                       sorted(gt.imgs), COCO_IOU_THRS, [100, 300, 1000])

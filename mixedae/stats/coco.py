@@ -81,4 +81,3 @@ def load_coco(manifest_path: str, manifest: dict,
     truth = digest(settings['ann_sha256'], settings['cat_ids'], settings['iou_thrs'],
                    settings['max_dets'])
     return CocoScorer(manifest_path, matches, items, truth)
-
