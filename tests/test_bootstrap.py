@@ -151,6 +151,14 @@ def test_seed_intervals_and_deltas():
         'accuracy/top1'].prob_improvement is None
 
 
+def test_probability_of_improvement_counts_run_pairs():
+    """rliable's P(a > b): over all pairs of runs, a win 1, a tie 1/2."""
+    from mixedae.stats.seeds import prob_improvement
+    a, b = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]]), np.array([[2.0, 4.0], [2.0, 6.0]])
+    assert prob_improvement(a, b) == [(0 + 0 + .5 + .5 + 1 + 1) / 6, 3 / 6]
+    assert prob_improvement(a[:1], b) is None
+
+
 # ------------------------------------------------------------------ segmentation
 
 
