@@ -218,6 +218,7 @@ def write_classification_files(folder: Path, **arrays) -> Path:
     manifest = dict(format=FORMAT, kind='classification', mode='val', step=dict(iter=2),
                     metrics={'accuracy/top1': 50.0}, metric_keys=['accuracy/top1'],
                     class_names=list('abcd'), num_images=4, files=dict(arrays=entry),
+                    ids=dict(where='arrays:image_ids', meaning='path'),
                     settings=dict(topk=[1], thrs=[0.0]))
     (folder / 'val.json').write_text(json.dumps(manifest))
     return folder / 'val.json'
@@ -289,6 +290,7 @@ def test_changed_annotation_file_is_named(tmp_path):
     manifest.write_text(json.dumps(dict(
         format=FORMAT, kind='detection', mode='val', step=dict(iter=2), metrics={},
         metric_keys=[f'coco/bbox_{i}' for i in items], class_names=['a'], num_images=1,
+        ids=dict(where='settings:image_ids', meaning='COCO image id'),
         files=files, settings=dict(
             ann_file=str(ann), ann_sha256=file_sha256(str(ann)), cat_ids=[1], image_ids=[1],
             iou_thrs=np.linspace(.5, .95, 10).tolist(), max_dets=[100, 300, 1000],

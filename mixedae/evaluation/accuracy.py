@@ -7,7 +7,7 @@ import torch
 from mmpretrain.evaluation import Accuracy
 from mmpretrain.registry import METRICS
 
-from .per_sample_writer import image_id, logged_keys, save_npz
+from .per_sample_writer import RELATIVE_IDS, image_id, logged_keys, save_npz
 
 
 def per_image_correct(metric: Accuracy, result: dict) -> list:
@@ -59,5 +59,6 @@ class PerSampleAccuracy(Accuracy):
         files = {'arrays': save_npz(osp.join(directory, f'{stem}.npz'),
                                     dict(image_ids=ids, **kept))}
         return dict(kind=self.per_sample_kind, files=files, num_images=len(ids),
+                    ids=dict(where='arrays:image_ids', meaning=RELATIVE_IDS),
                     metric_keys=keys, class_names=list(self.dataset_meta.get('classes') or []),
                     settings=dict(topk=list(self.topk), thrs=list(self.thrs)))

@@ -61,6 +61,7 @@ class PerSampleCocoMetric(CocoMetric):
         return dict(
             kind=self.per_sample_kind, files=save_with(write, directory, stem),
             num_images=len(self.img_ids),
+            ids=dict(where='settings:image_ids', meaning='COCO image id'),
             metric_keys=logged_keys(self.prefix, [f'{m}_{i}' for m in self.metrics
                                                   for i in items]),
             class_names=list(self.dataset_meta['classes']),

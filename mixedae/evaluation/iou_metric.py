@@ -7,7 +7,7 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
 from ..stats.iou import AREAS
-from .per_sample_writer import image_id, logged_keys, save_npz
+from .per_sample_writer import RELATIVE_IDS, image_id, logged_keys, save_npz
 
 
 @METRICS.register_module()
@@ -52,6 +52,7 @@ class PerSampleIoUMetric(IoUMetric):
         files = {'arrays': save_npz(osp.join(directory, f'{stem}.npz'),
                                     dict(image_ids=ids, **kept))}
         return dict(kind=self.per_sample_kind, files=files, num_images=len(ids),
+                    ids=dict(where='arrays:image_ids', meaning=RELATIVE_IDS),
                     metric_keys=keys, class_names=list(self.dataset_meta['classes']),
                     settings=dict(iou_metrics=list(self.metrics), nan_to_num=self.nan_to_num,
                                   beta=self.beta, prefix=self.prefix,

@@ -42,6 +42,9 @@ def save_with(writer: Callable[[str], dict], directory: str, stem: str) -> dict:
             os.unlink(leftover)
 
 
+RELATIVE_IDS = 'image path relative to the data root (else as the dataset gives it)'
+
+
 def image_id(path: str, data_root: Optional[str]) -> str:
     """An image's id: its path relative to the data root (else as given)."""
     if data_root and osp.abspath(path).startswith(osp.abspath(data_root) + os.sep):

@@ -10,10 +10,11 @@ Layout (``<work_dir>/<timestamp>/per_sample/``)::
 The manifest (JSON) says ``format``, ``kind`` (classification / segmentation /
 detection), ``mode`` (val / test), ``step`` (iter / epoch, or the tested checkpoint),
 ``metrics`` (the values the run logged), ``metric_keys`` (the logged keys the files
-recompute), ``class_names``, ``num_images``, ``files`` (role -> name and sha256) and what
-the kind needs (``settings``). Data files are written first under their own names, the
-manifest last: a manifest only ever names complete files. Nothing here unpickles: arrays
-load with ``allow_pickle=False``.
+recompute), ``class_names``, ``num_images``, ``ids`` (where the image ids are and what
+they are), ``files`` (role -> name and sha256) and what the kind needs (``settings``).
+Data files are written first under their own names, the manifest last: a manifest only
+ever names complete files. Nothing here unpickles: arrays load with
+``allow_pickle=False``.
 """
 import hashlib
 import json
@@ -26,7 +27,7 @@ import numpy as np
 FORMAT = 'mixedae-per-sample/1'
 KINDS = ('classification', 'segmentation', 'detection')
 MANIFEST_KEYS = ('format', 'kind', 'mode', 'step', 'metrics', 'metric_keys', 'class_names',
-                 'num_images', 'files', 'settings')
+                 'num_images', 'ids', 'files', 'settings')
 
 
 class PerSampleFileError(ValueError):
