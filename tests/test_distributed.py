@@ -17,6 +17,7 @@ from mixedae.data import make_tiny_ade20k, make_tiny_coco, make_tiny_imagenet
 from mixedae.engine import load_checkpoint_file, vit_block_wrap_policy
 from mixedae.engine.config_checks import check_pretrain_config
 from mixedae.engine.launch import build_runner
+from mixedae.stats import load_scorer
 
 TINY = CONFIGS / 'demo' / 'mixedae_vit-tiny-p8_1xb32-300i_tiny.py'
 FSDP = CONFIGS / 'mixedae' / 'mixedae_vit-large-p16_fsdp-8xb512-amp-coslr-800e_in1k.py'
@@ -81,6 +82,13 @@ def test_torchrun_two_ranks_transfer(task, tmp_path):
     scalars = (run_dir / 'vis_data' / 'scalars.json').read_text().splitlines()
     assert metric in json.loads(scalars[-1])
     assert (tmp_path / 'work' / 'iter_4.pth').is_file()
+    # per-sample results of every val image, both ranks' (written once, by rank 0)
+    manifest = json.loads((run_dir / 'per_sample' / 'val.json').read_text())
+    assert manifest['num_images'] == {'cls': 16, 'det': 8, 'seg': 8}[task]
+    scorer = load_scorer(str(run_dir / 'per_sample' / 'val.json'))
+    assert len(set(scorer.image_ids.tolist())) == manifest['num_images']
+    assert scorer.values()[metric] == pytest.approx(json.loads(scalars[-1])[metric],
+                                                    abs=0.005)
 
 
 def test_fsdp_config_builds_flexible_runner(pretrain_data_root, tmp_path):

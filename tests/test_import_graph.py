@@ -85,7 +85,7 @@ def test_no_subpackage_imports_one_that_imports_it_back():
 
 
 @pytest.mark.parametrize('light', ['mixedae', 'mixedae.study', 'mixedae.atomic_write',
-                                   'mixedae.tabulate', 'mixedae.pipeline'])
+                                   'mixedae.stats', 'mixedae.tabulate', 'mixedae.pipeline'])
 def test_light_modules_import_no_model_library(light):
     """What the driver and the tables import, transitively at module level, names none of
     torch and the OpenMMLab model libraries."""

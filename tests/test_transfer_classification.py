@@ -77,7 +77,9 @@ def test_classification_config_builds_model_and_pipeline(path, imagenet_root):
         assert model.backbone.pos_embed.requires_grad       # learnt in fine-tuning
     assert {h.type for h in cfg.custom_hooks} == {'DatasetCheckHook', 'PerIterationSeedHook',
                                                   'NonFiniteLossHook', 'RunInfoHook',
-                                                  'PretrainedLoadCheckHook'}
+                                                  'PretrainedLoadCheckHook', 'PerSampleHook'}
+    assert cfg.val_evaluator.type == cfg.test_evaluator.type == 'mmpretrain.PerSampleAccuracy'
+    assert cfg.val_evaluator.topk == (1, 5)
     # upstream pipelines with the checked loader (linear probing: resizing bicubic, as
     # MAE's main_linprobe.py)
     bicubic = {'RandomResizedCrop', 'ResizeEdge'} if 'linear' in path.name else set()

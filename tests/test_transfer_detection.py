@@ -180,6 +180,7 @@ def test_detection_config_builds_model_and_pipeline(config, coco_root):
     assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == (0.8 if large else 0.7)
     assert cfg.train_cfg.max_iters * cfg.auto_scale_lr.base_batch_size == 184375 * 64
     assert cfg.val_evaluator.metric == ['bbox', 'segm']
+    assert cfg.val_evaluator.type == cfg.test_evaluator.type == 'mmdet.PerSampleCocoMetric'
 
     cfg.train_dataloader.dataset.update(data_root=str(coco_root),
                                         metainfo=dict(classes=COCO_CLASSES))

@@ -40,7 +40,7 @@ UPSTREAM_SEG = (Path(get_installed_path('mmseg')) /
                 '.mim/configs/mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py')
 SPLITS = ('train', 'val', 'test')
 HOOK_TYPES = ['DatasetCheckHook', 'PerIterationSeedHook', 'NonFiniteLossHook', 'RunInfoHook',
-              'PretrainedLoadCheckHook']
+              'PretrainedLoadCheckHook', 'PerSampleHook']
 
 
 def unchecked(pipeline: list) -> list:

@@ -149,7 +149,8 @@ def test_segmentation_config_builds_model_and_pipeline(path, full_size_models, a
     assert model.decode_head.num_classes == 150
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.fp16 is None
     assert cfg.train_cfg.max_iters == 160000 and cfg.train_dataloader.batch_size * 8 == 16
-    assert cfg.val_evaluator.type == 'IoUMetric'
+    assert cfg.val_evaluator.type == cfg.test_evaluator.type == 'mmseg.PerSampleIoUMetric'
+    assert cfg.val_evaluator.iou_metrics == ['mIoU']
 
     cfg.train_dataloader.dataset.data_root = str(ade_root)
     with DefaultScope.overwrite_default_scope('mmseg'):

@@ -11,6 +11,9 @@ custom_hooks = [
     dict(type='NonFiniteLossHook', action='stop'),
     dict(type='RunInfoHook'),                      # run_info.json for the tables
     dict(type='PretrainedLoadCheckHook'),          # the checkpoint fills the encoder
+    # per_sample/{val,test}.json + files: per-image results of each evaluation (the
+    # evaluator must keep them: PerSampleAccuracy), for bootstrap intervals (mixedae.stats)
+    dict(type='PerSampleHook'),
 ]
 
 # the checked version of mmpretrain's image loader: the configs map their inherited

@@ -15,6 +15,10 @@ custom_hooks = [
     # the backbone checkpoint fills the encoder (else: the file, what it is, the missing
     # keys and the converter command) -- also for mmseg's MAE, which loads strict=False
     dict(type='PretrainedLoadCheckHook'),
+    # per_sample/{val,test}.json + files: per-image results of each evaluation (the
+    # evaluator must keep them: PerSampleCocoMetric / PerSampleIoUMetric), for bootstrap
+    # intervals (mixedae.stats)
+    dict(type='PerSampleHook'),
 ]
 
 # mmseg's ADE20K loaders and their checked versions: the ADE20K configs map mmseg's

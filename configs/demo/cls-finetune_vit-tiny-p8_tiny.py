@@ -52,7 +52,7 @@ val_dataloader = dict(
     dataset=dict(tiny_dataset, ann_file='meta/val.txt', data_prefix='val',
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='Accuracy', topk=(1, ))      # 4 classes: no top-5
+val_evaluator = dict(type='mmpretrain.PerSampleAccuracy', topk=(1, ))   # no top-5 of 4
 test_evaluator = val_evaluator
 
 # fp32 on the CPU (AmpOptimWrapper needs a GPU); the layer-decay recipe as inherited

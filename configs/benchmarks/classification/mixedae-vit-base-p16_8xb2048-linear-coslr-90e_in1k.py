@@ -28,6 +28,11 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+# mmpretrain's Accuracy (arguments inherited) that also keeps per-image results, which
+# PerSampleHook writes to per_sample/ (configs/_base_/classification_runtime.py)
+val_evaluator = dict(type='mmpretrain.PerSampleAccuracy')
+test_evaluator = val_evaluator
+
 # The protocol this config implements (benchmarks/published_results.json) and the recipe's
 # images per optimizer step, 8 GPUs x 2048 (LARS lr 6.4 = 0.1 x 16384 / 256). mmpretrain's
 # config inherits auto_scale_lr base 1024 from its schedule; the recipe's batch is 16384.

@@ -26,6 +26,11 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+# mmpretrain's Accuracy (arguments inherited) that also keeps per-image results, which
+# PerSampleHook writes to per_sample/ (configs/_base_/classification_runtime.py)
+val_evaluator = dict(type='mmpretrain.PerSampleAccuracy')
+test_evaluator = val_evaluator
+
 # Mixed precision as MAE fine-tunes (facebookresearch/mae main_finetune.py: torch.cuda.amp
 # autocast + loss scaler); mmpretrain's config trains in fp32. Dynamic loss scale.
 optim_wrapper = dict(type='AmpOptimWrapper')

@@ -105,6 +105,11 @@ train_dataloader = dict(
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+# mmdet's CocoMetric (arguments inherited) that also keeps its detections, which
+# PerSampleHook writes to per_sample/ (configs/_base_/transfer_runtime.py)
+val_evaluator = dict(type='mmdet.PerSampleCocoMetric')
+test_evaluator = val_evaluator
+
 # AdamW, lr 1e-4, wd 0.1, layer decay 0.7 over the backbone's depth. Weight decay as
 # detectron2's ViTDet (configs/common/optim.py AdamW: get_default_optimizer_params with
 # weight_decay_norm=0, overrides {'pos_embed': weight_decay 0}): none on the position

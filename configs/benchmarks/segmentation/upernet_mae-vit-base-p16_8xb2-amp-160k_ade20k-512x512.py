@@ -36,6 +36,11 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+# mmseg's IoUMetric (arguments inherited) that also keeps per-image class areas, which
+# PerSampleHook writes to per_sample/ (configs/_base_/transfer_runtime.py)
+val_evaluator = dict(type='mmseg.PerSampleIoUMetric')
+test_evaluator = val_evaluator
+
 # The protocol this config implements (benchmarks/published_results.json)
 # and the recipe's images per optimizer step: 16 (8 GPUs x 2). Another GPU count stops with
 # an error naming both numbers unless --cfg-options protocol.batch_mismatch=scale (lr and

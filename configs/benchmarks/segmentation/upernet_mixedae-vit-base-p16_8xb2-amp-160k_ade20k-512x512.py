@@ -64,6 +64,11 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+# mmseg's IoUMetric (arguments inherited) that also keeps per-image class areas, which
+# PerSampleHook writes to per_sample/ (configs/_base_/transfer_runtime.py)
+val_evaluator = dict(type='mmseg.PerSampleIoUMetric')
+test_evaluator = val_evaluator
+
 # The protocol this config implements (benchmarks/published_results.json)
 # (no published reference: mmseg's MAE backbone learns layer scales and relative position
 # bias tables, this plain ViT does not; upernet_mae-vit-base-p16_... is the published one)
