@@ -552,3 +552,87 @@ def test_training_curves_follow_resumes(tmp_path):
     png = tmp_path / 'curves.png'
     plot_training_curves(list(curves.values()), png, 'study')
     assert png.read_bytes().startswith(PNG_SIGNATURE)
+
+
+# --- intervals from per-sample results ---------------------------------------------------
+
+
+def write_cls_run(task_dir: Path, correct, stamp: str = '20240102_000000',
+                  ids=None) -> None:
+    """A linear-probe run whose last validation kept its per-image correctness (as
+    mixedae.evaluation.PerSampleHook writes it: the arrays, then the manifest)."""
+    import hashlib
+    import numpy as np
+    correct = np.asarray(correct, np.uint8)
+    top1 = 100.0 * correct.mean()
+    write_run(task_dir, stamp, train=[train_line(2, 0.1)],
+              val=[{'accuracy/top1': top1, 'data_time': 0.1, 'time': 0.2, 'step': 2}])
+    folder = task_dir / stamp / 'per_sample'
+    folder.mkdir()
+    n = len(correct)
+    ids = np.array([f'val/{i:04d}.png' for i in range(n)]) if ids is None else ids
+    np.savez(folder / 'val-iter_2.npz', image_ids=ids, gt_label=np.zeros(n, np.int64),
+             pred_label=1 - correct.astype(np.int64), correct=correct[:, None])
+    sha = hashlib.sha256((folder / 'val-iter_2.npz').read_bytes()).hexdigest()
+    (folder / 'val.json').write_text(json.dumps(dict(
+        format='mixedae-per-sample/1', kind='classification', mode='val',
+        step=dict(iter=2), metrics={'accuracy/top1': top1}, metric_keys=['accuracy/top1'],
+        class_names=['a', 'b'], num_images=n, ids=dict(where='arrays:image_ids',
+                                                        meaning='path'),
+        files=dict(arrays=dict(name='val-iter_2.npz', sha256=sha)),
+        settings=dict(topk=[1], thrs=[0.0]))))
+
+
+def test_cells_carry_intervals_and_paired_deltas(tmp_path):
+    """A planted difference (80 % vs 60 % on the same 400 images) is marked, an
+    identical method's delta is exactly 0 and unmarked, seeds are averaged and counted,
+    and a run without per-sample results keeps its number and says why it has no
+    interval."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    base = rng.random(400) < 0.6
+    better = base | (rng.random(400) < 0.5)           # every image mae gets, and more
+    root = tmp_path / 'study'
+    write_cls_run(root / 'mae' / 'cls_linear', base)
+    write_cls_run(root / 'same' / 'cls_linear', base)
+    write_cls_run(root / 'mixedae' / 'cls_linear' / 'seed_0', better)
+    write_cls_run(root / 'mixedae' / 'cls_linear' / 'seed_1', better | (rng.random(400) < .1))
+    write_run(root / 'old' / 'cls_linear', '20240102_000000', train=[train_line(2, 0.1)],
+              val=[{'accuracy/top1': 50.0, 'data_time': 0.1, 'time': 0.2, 'step': 2}])
+    from mixedae.tabulate import Bootstrap, study_rows
+    rows = by_method(study_rows([root], PUBLISHED, bootstrap=Bootstrap(resamples=400)))
+    mae, same, mixedae, old = rows['mae'], rows['same'], rows['mixedae'], rows['old']
+    assert mae.intervals['lin_top1'].low < mae.values['lin_top1'] < \
+        mae.intervals['lin_top1'].high
+    assert 'lin_top1' not in mae.paired                 # the baseline has no delta
+    assert same.paired['lin_top1'].value == 0 and not same.paired['lin_top1'].resolved
+    assert same.paired['lin_top1'].low <= 0 <= same.paired['lin_top1'].high
+    paired = mixedae.paired['lin_top1']
+    assert paired.resolved and paired.low > 0 and paired.p_value < 0.05
+    assert mixedae.intervals['lin_top1'].seeds == 2 and mixedae.seeds['cls_linear'] == 2
+    assert mixedae.provenance == 'measured (lin 2 iters x 2 seeds)'
+    assert mixedae.values['lin_top1'] == pytest.approx(
+        100 * (better.mean() + (better | (rng.random(400) < .1)).mean()) / 2, abs=2)
+    assert old.values['lin_top1'] == 50.0 and old.intervals == {}
+    assert 'no per-sample results in' in old.no_interval['lin_top1']
+    text = to_text(list(rows.values()))
+    cell = next(line for line in text.splitlines() if line.startswith('mixedae'))
+    assert re.search(r'\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \(\+\d+\.\d\d \[\+\d+\.\d\d, '
+                     r'\+\d+\.\d\d\]\*\)', cell), cell
+    assert '(+0.00 [+0.00, +0.00])' in next(line for line in text.splitlines()
+                                           if line.startswith('same'))
+    assert '95% bootstrap interval (400 resamples, percentile) over the evaluation images ' \
+        '(400 per task); with seeds (S = 1, 2)' in text
+    assert 'no interval for old lin_top1: no per-sample results in' in text
+
+
+def test_deltas_on_other_images_are_refused(tmp_path):
+    import numpy as np
+    root = tmp_path / 'study'
+    write_cls_run(root / 'mae' / 'cls_linear', np.ones(50))
+    write_cls_run(root / 'other' / 'cls_linear', np.ones(50),
+                  ids=np.array([f'other/{i}.png' for i in range(50)]))
+    from mixedae.tabulate import Bootstrap, study_rows
+    rows = by_method(study_rows([root], PUBLISHED, bootstrap=Bootstrap(resamples=100)))
+    assert 'lin_top1' in rows['other'].intervals and rows['other'].paired == {}
+    assert 'evaluated on different images' in rows['other'].no_interval['lin_top1 delta']

@@ -2,6 +2,7 @@
 
 Usage: python tools/tabulate.py [WORK_DIR ...] [--run METHOD:TASK=PATH ...]
                                 [--baseline mae] [--out-dir DIR]
+                                [--resamples 1000] [--confidence 0.95]
 
 Each WORK_DIR is a study root `ROOT/<method>/<task>/<timestamp>/` (see mixedae.tabulate).
 `--run` adds a run made with any tool (e.g. mmseg's tools/train.py:
@@ -9,6 +10,8 @@ Each WORK_DIR is a study root `ROOT/<method>/<task>/<timestamp>/` (see mixedae.t
 the first WORK_DIR's study, or to a study of its own without WORK_DIR.
 Beside each study stand only the published references of the same protocol, backbone and
 pre-training length.
+Every measured value carries its bootstrap confidence interval and every delta its paired
+interval, from the per-sample results each evaluation keeps (`--resamples`, `--confidence`).
 Prints the table, writes results.{md,csv,tex} and two PNG plots, and prints their paths.
 """
 import argparse
@@ -26,7 +29,7 @@ if __name__ == 'tabulate':
     sys.modules['tabulate'] = importlib.import_module('tabulate')  # or ImportError, as if
     # this file were not there
 else:
-    from mixedae.tabulate import TabulateError, tabulate  # noqa: E402
+    from mixedae.tabulate import Bootstrap, TabulateError, tabulate  # noqa: E402
 
 PUBLISHED = Path(__file__).resolve().parents[1] / 'benchmarks' / 'published_results.json'
 
@@ -55,7 +58,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                              'or ./tables with --run only)')
     parser.add_argument('--published', type=Path, default=PUBLISHED,
                         help='published reference numbers (JSON)')
+    parser.add_argument('--resamples', type=int, default=1000,
+                        help='bootstrap resamples of the confidence intervals')
+    parser.add_argument('--confidence', type=float, default=0.95,
+                        help='confidence level of the intervals')
     args = parser.parse_args(argv)
+    if args.resamples < 100 or not 0 < args.confidence < 1:
+        parser.error('--resamples must be >= 100 and --confidence in (0, 1)')
     if not args.work_dirs and not args.run:
         parser.error('give a WORK_DIR or --run')
     return args
@@ -69,7 +78,7 @@ def main(argv=None) -> None:
         runs.setdefault(method, {})[task] = path
     try:
         text, written = tabulate(args.work_dirs, args.published, out_dir, args.baseline,
-                                 runs)
+                                 runs, Bootstrap(args.confidence, args.resamples))
     except TabulateError as e:
         sys.exit(f'error: {e}')
     print(text)

@@ -9,7 +9,8 @@ these, and the config it dumps is Python (which the toolkit never executes), so
     {"protocol": "vitdet-mask-rcnn",            # the config's protocol.name
      "arch": "vit-base-p16",                     # model.backbone
      "schedule": {"max_iters": 184375},          # or {"max_epochs": 800}
-     "batch": {"recipe_total_batch": 64, ...}}   # protocol.applied (recipe_batch.py)
+     "batch": {"recipe_total_batch": 64, ...},   # protocol.applied (recipe_batch.py)
+     "weights": "work_dirs/.../mmdet.pth"}       # the backbone's checkpoint, or null
 """
 import json
 import os
@@ -49,13 +50,24 @@ def schedule(train_cfg: Optional[dict]) -> dict:
     return {}
 
 
+def backbone_weights(model: dict) -> Optional[str]:
+    """The checkpoint the backbone starts from (``init_cfg`` of type ``Pretrained``, or
+    the model's ``pretrained``), None for random initialisation."""
+    init = (model.get('backbone') or {}).get('init_cfg')
+    for cfg in init if isinstance(init, list) else [init]:
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained' and cfg.get('checkpoint'):
+            return str(cfg['checkpoint'])
+    return model.get('pretrained') or None
+
+
 def run_info(cfg: Config) -> dict:
     """The facts of ``run_info.json`` for a (merged) config."""
     protocol = cfg.get('protocol') or {}
-    backbone = (cfg.get('model') or {}).get('backbone') or {}
-    return {'protocol': protocol.get('name'), 'arch': vit_arch(backbone),
+    model = cfg.get('model') or {}
+    return {'protocol': protocol.get('name'), 'arch': vit_arch(model.get('backbone') or {}),
             'schedule': schedule(cfg.get('train_cfg')),
-            'batch': dict(protocol.get('applied') or {})}
+            'batch': dict(protocol.get('applied') or {}),
+            'weights': backbone_weights(model)}
 
 
 @HOOKS.register_module()

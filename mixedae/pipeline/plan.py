@@ -115,10 +115,11 @@ def plan_stages(spec: PipelineSpec, published: Path) -> list[Stage]:
                                 work_root=study.root, methods=pretrained, settings=spec.cost))
     stages.append(TabulateStage('tabulate', study.stage_dir('tabulate'), 'tabulate',
                                 root=study.root, published=published,
-                                baseline=spec.baseline, measured=measured))
+                                baseline=spec.baseline, bootstrap=spec.bootstrap,
+                                measured=measured))
     stages.append(ReportStage('report', study.stage_dir('report'), 'report', ('tabulate',),
                               root=study.root, published=published, baseline=spec.baseline,
-                              methods=spec.methods))
+                              bootstrap=spec.bootstrap, methods=spec.methods))
     check_stage_patterns(spec, stages)
     return stages
 

@@ -18,7 +18,7 @@ Keys (paths are relative to the current directory, like mmengine's tools)::
     seeds = [0, 1, 2]                       # optional: every transfer run once per seed
     cfg_options = dict(pretrain={'train_cfg.max_iters': 100},     # per stage: a task
                        det_coco={...}, **{'mixedae/pretrain': {...}})  # or <method>/<task>
-    tabulate = dict(baseline='mae')
+    tabulate = dict(baseline='mae', resamples=1000, confidence=0.95)   # intervals' bootstrap
     cost = dict(repeats=20, steps=5, warmup=2)   # optional: the cost stage's measurement
     launcher = dict(nproc_per_node=8)       # optional: torchrun for train/test stages
     env = dict(OMP_NUM_THREADS='1')         # optional: environment of the subprocesses
@@ -108,6 +108,7 @@ class PipelineSpec:
     tiny_datasets: Optional[dict] = None
     cfg_options: dict = field(default_factory=dict)
     baseline: str = 'mae'
+    bootstrap: dict = field(default_factory=dict)   # mixedae.tabulate.Bootstrap's settings
     nproc_per_node: Optional[int] = None
     env: dict = field(default_factory=dict)
     cost: dict = field(default_factory=dict)   # measure_costs() settings of the cost stage
@@ -315,6 +316,18 @@ def _slurm(path: Path, executor) -> Optional[SlurmSpec]:
     return SlurmSpec({**SLURM_DEFAULTS, **resources}, stages, requeues)
 
 
+def _bootstrap(path: Path, tabulate: dict) -> dict:
+    """The intervals' settings: resamples an integer >= 100, confidence in (0, 1)."""
+    resamples = tabulate.get('resamples', 1000)
+    if not isinstance(resamples, int) or isinstance(resamples, bool) or resamples < 100:
+        raise _fail(path, 'tabulate.resamples', f'expected an integer >= 100, got {resamples!r}')
+    confidence = tabulate.get('confidence', 0.95)
+    if not isinstance(confidence, float) or not 0 < confidence < 1:
+        raise _fail(path, 'tabulate.confidence', f'expected a number in (0, 1), got '
+                    f'{confidence!r}')
+    return dict(resamples=resamples, confidence=confidence)
+
+
 def _tiny_datasets(path: Path, prepare) -> Optional[dict]:
     if not prepare:
         return None
@@ -343,7 +356,7 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
                                                 **options.get(f'{name}/pretrain', {})})
                     for name, entry in entries.items())
     tabulate = cfg.get('tabulate', {})
-    _check_keys(path, 'tabulate', tabulate, {'baseline'}, set())
+    _check_keys(path, 'tabulate', tabulate, {'baseline', 'resamples', 'confidence'}, set())
     slurm = _slurm(path, cfg.get('executor'))
     if slurm and cfg.get('launcher') is not None:
         raise _fail(path, 'launcher', 'starts torchrun on the local node; with the slurm '
@@ -356,6 +369,7 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
         tiny_datasets=_tiny_datasets(path, cfg.get('prepare')),
         cfg_options=options,
         baseline=tabulate.get('baseline', 'mae'),
+        bootstrap=_bootstrap(path, tabulate),
         nproc_per_node=_nproc(path, cfg.get('launcher')),
         env=_env(path, cfg.get('env', {})),
         cost=_cost(path, cfg.get('cost', {})),

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 from ..atomic_write import write_atomically
 from ..study import Method
-from ..tabulate.render import HEADERS, cells, study_notes
+from ..tabulate.render import HEADERS, cells, findings, study_notes
 from ..tabulate.rows import Row
 from .mixes import try_method_figure
 from .page import escape, figure, page, paragraph, section, table
@@ -19,8 +19,10 @@ def results_section(rows: Sequence[Row]) -> str:
     notes = study_notes(rows)
     parts = [table(HEADERS, [cells(r, times='×') for r in measured], 'results',
                    numeric_from=2) if measured else paragraph('No measured results yet.'),
-             paragraph('Cells read "value (delta vs the measured baseline of this study)"; '
-                       'a blank cell is a result that does not exist.', note=True),
+             paragraph('Cells read "value [interval] (delta vs the measured baseline of '
+                       'this study [paired interval])"; * marks a delta whose interval '
+                       'excludes 0; a blank cell is a result that does not exist.',
+                       note=True),
              *(paragraph(n, note=True) for n in notes)]
     if published:
         parts += ['<h3>Published references of the same protocols and pre-training '
@@ -30,6 +32,18 @@ def results_section(rows: Sequence[Row]) -> str:
                   '<ul>' + ''.join(f'<li>{escape(r.method)}: {escape(r.source)}</li>'
                                    for r in published if r.source) + '</ul>']
     return section('Results', *parts)
+
+
+def findings_section(rows: Sequence[Row]) -> str:
+    """'What this study can tell', from the intervals (mixedae.tabulate.findings)."""
+    lines = findings(rows)
+    if not lines:
+        return section('What this study can tell', paragraph(
+            'Nothing yet: no delta against the baseline has a paired interval (a study '
+            'needs a baseline and per-sample results of the same evaluation images).'))
+    items = ''.join(f'<li>{escape(line.strip())}</li>' for line in lines
+                    if not line.startswith('What '))
+    return section('What this study can tell', f'<ul>{items}</ul>')
 
 
 def cost_section(cost: Optional[dict], rows: Sequence[Row], tables: Path) -> str:
@@ -96,7 +110,7 @@ def write_study_report(root: Path, tables: Path, out: Path, rows: Sequence[Row],
     out.parent.mkdir(parents=True, exist_ok=True)
     header = paragraph(f'Study {root}, methods {", ".join(m.name for m in methods)}; '
                        f'written {time.strftime("%Y-%m-%d %H:%M:%S")}.', note=True)
-    sections = [header, results_section(rows)]
+    sections = [header, results_section(rows), findings_section(rows)]
     if (tables / 'deltas_vs_mae.png').is_file():
         sections.append(section('Deltas', figure(
             tables / 'deltas_vs_mae.png', 'Measured deltas vs the measured baseline (left); '

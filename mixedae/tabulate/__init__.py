@@ -45,16 +45,19 @@ from .plots import plot_accuracy_vs_cost, plot_deltas
 from .published import Published, load_published, matching_references
 from .render import references_markdown, to_csv, to_latex, to_markdown, to_text
 from .rows import METRICS, Metric, Row, TabulateError
+from .uncertainty import Bootstrap, add_intervals
 
-__all__ = ['METRICS', 'Metric', 'Published', 'Row', 'TabulateError', 'collect',
+__all__ = ['METRICS', 'Bootstrap', 'Metric', 'Published', 'Row', 'TabulateError', 'collect',
            'load_published', 'matching_references', 'references_markdown', 'study_rows',
            'tabulate', 'to_csv', 'to_latex', 'to_markdown', 'to_text']
 
 
 def study_rows(roots: list[Path], published: Path, baseline: str = 'mae',
-               runs: Optional[dict[str, dict[str, Path]]] = None) -> list[Row]:
-    """Every root's measured rows (and `runs`, see above), each study followed by the
-    published references of the same protocols and pre-training length."""
+               runs: Optional[dict[str, dict[str, Path]]] = None,
+               bootstrap: Optional[Bootstrap] = None) -> list[Row]:
+    """Every root's measured rows (and `runs`, see above) with their intervals, each
+    study followed by the published references of the same protocols and pre-training
+    length."""
     labels = study_labels(roots)
     studies = [collect(root, baseline, label, runs if index == 0 else None)
                for index, (root, label) in enumerate(zip(roots, labels))]
@@ -63,6 +66,7 @@ def study_rows(roots: list[Path], published: Path, baseline: str = 'mae',
     references = load_published(published)
     rows = []
     for measured in studies:
+        add_intervals(measured, bootstrap)
         rows += measured + matching_references(measured, references)
     return rows
 
@@ -74,13 +78,14 @@ def study_labels(roots: list[Path]) -> list[str]:
 
 
 def tabulate(roots: list[Path], published: Path, out_dir: Path, baseline: str = 'mae',
-             runs: Optional[dict[str, dict[str, Path]]] = None) -> tuple[str, list[Path]]:
-    """Collect every root (and `runs`, see above), put beside each study the published
-    references of the same protocols and pre-training length, write tables and plots to
-    `out_dir`; return (text table, paths)."""
+             runs: Optional[dict[str, dict[str, Path]]] = None,
+             bootstrap: Optional[Bootstrap] = None) -> tuple[str, list[Path]]:
+    """Collect every root (and `runs`, see above) with the intervals `bootstrap` draws,
+    put beside each study the published references of the same protocols and
+    pre-training length, write tables and plots to `out_dir`; return (text table, paths)."""
     labels = study_labels(roots)
     titles = {p.id: p.title for p in load_published(published).protocols.values()}
-    rows = study_rows(roots, published, baseline, runs)
+    rows = study_rows(roots, published, baseline, runs, bootstrap)
     out_dir.mkdir(parents=True, exist_ok=True)
     text = to_text(rows, titles)
     written = []

@@ -9,27 +9,40 @@ from pathlib import Path
 from typing import Optional
 
 from ..study import TASKS, Study, run_dirs
+from ..study.layout import seed_dirs
 from .cost import apply_cost, read_cost
 from .rows import METRICS, SHORT, Row, TabulateError
 from .runs import find_metric, newest_train_run, pretrain_length, run_info, schedule, unlogged
 
 
 def weights_source(path: Path) -> str:
-    """'weights mae_pretrain_vit_base.pth sha256:0123456789ab' from a method's weights
-    record (``weights.json``; '' where it has none); errors name the record file."""
+    """'weights mae_pretrain_vit_base.pth sha256:0123456789ab' (or 'supervised weights
+    ...') from a method's weights record (``weights.json``; '' where it has none); errors
+    name the record file."""
     if not path.is_file():
         return ''
     try:
         record = json.loads(path.read_text())
-        return f'weights {record["file"]} sha256:{record["sha256"][:12]}'
+        kind = 'supervised weights' if record.get('supervised') else 'weights'
+        return f'{kind} {record["file"]} sha256:{record["sha256"][:12]}'
     except (ValueError, KeyError, TypeError) as e:
         raise TabulateError(f'{path}: unreadable weights record ({e!r})') from None
 
 
-def provenance(schedules: dict[str, str], weights: str = '') -> str:
-    """'measured (pt 2 iters, ft 1 epoch)'; plain 'measured' without train logs; the
-    weights a method was given as follow a ';'."""
-    parts = [f'{SHORT[t]} {s}' for t, s in schedules.items()]
+def random_init(task_dirs: dict[str, Path]) -> bool:
+    """A method not pre-trained in the study whose every transfer run recorded a backbone
+    without pre-trained weights (``run_info.json``: ``weights`` null): the scratch row."""
+    infos = [run_info(run) for task, d in task_dirs.items() if task != 'pretrain'
+             for work_dir in seed_dirs(d) or [d] for run in run_dirs(work_dir)[:1]]
+    return 'pretrain' not in task_dirs and bool(infos) and all(
+        'weights' in info and info['weights'] is None for info in infos)
+
+
+def provenance(schedules: dict[str, str], seeds: dict[str, int], weights: str = '') -> str:
+    """'measured (pt 2 iters, ft 1 epoch, lin 2 iters x 3 seeds)'; plain 'measured'
+    without train logs; what the encoder started from follows a ';'."""
+    parts = [f'{SHORT[t]} {s}' + (f' x {seeds[t]} seeds' if seeds.get(t, 1) > 1 else '')
+             for t, s in schedules.items()]
     text = ', '.join(parts) + (f'; {weights}' if parts and weights else weights)
     return f'measured ({text})' if text else 'measured'
 
@@ -37,15 +50,18 @@ def provenance(schedules: dict[str, str], weights: str = '') -> str:
 def read_method(task_dirs: dict[str, Path], name: str, study: str,
                 weights: str = '') -> Row:
     """One measured row from the work dirs of a method's tasks (`<root>/<method>/<task>`
-    or run folders given one by one): metrics with the protocol of the run each came
-    from, schedules, step time, and the pre-trained backbone and length."""
+    or run folders given one by one; a task run with seeds holds one work dir per seed,
+    `seed_<s>/`): metrics (the mean over the seeds), with the protocol of the run each
+    came from, schedules, step time, and the pre-trained backbone and length."""
     row = Row(name, '', study=study)
     schedules, unread = {}, []
     for task in TASKS:
         task_dir = task_dirs.get(task)
         if task_dir is None:
             continue
-        run, lines = newest_train_run(task_dir)
+        work_dirs = seed_dirs(task_dir) or [task_dir]
+        row.seeds[task] = len(work_dirs)
+        run, lines = newest_train_run(work_dirs[0])
         if lines:
             schedules[task] = schedule(lines)
         if task == 'pretrain' and lines:
@@ -53,14 +69,18 @@ def read_method(task_dirs: dict[str, Path], name: str, study: str,
             row.arch = run_info(run).get('arch')
             row.pretrain_epochs = pretrain_length(run, lines)
         for m in METRICS:
-            if m.task == task and (found := find_metric(task_dir, m.key)) is not None:
-                row.values[m.name] = found[0] * m.scale
-                if protocol := run_info(found[1]).get('protocol'):
+            found = [f for d in work_dirs if m.task == task
+                     and (f := find_metric(d, m.key)) is not None]
+            if found:
+                row.values[m.name] = statistics.mean(f.value for f in found) * m.scale
+                row.evidence[m.name] = found
+                if protocol := run_info(found[0].run).get('protocol'):
                     row.protocols[task] = protocol
-        if (silent := unlogged(task_dir)) is not None and not any(
+        if (silent := unlogged(work_dirs[0])) is not None and not any(
                 m.task == task and m.name in row.values for m in METRICS):
             unread.append(f'{task}/{silent.name}')
-    row.provenance = provenance(schedules, weights)
+    row.provenance = provenance(schedules, row.seeds,
+                                weights or ('random init' if random_init(task_dirs) else ''))
     if unread:
         row.note = (f'no vis_data/scalars.json in {", ".join(unread)} (no LocalVisBackend in '
                     "the config's visualizer?): nothing read there")

@@ -35,7 +35,8 @@ def empty(ax: Axes, text: str) -> None:
 
 
 def delta_bars(ax: Axes, rows: list[Row], title: str, what: str, hatch: str = '') -> None:
-    """Grouped bars: one group per metric, one bar per row's delta vs its baseline."""
+    """Grouped bars: one group per metric, one bar per row's delta vs its baseline, with
+    the delta's paired interval as an error bar where there is one (`*`: it excludes 0)."""
     ax.set_title(title, fontsize=10)
     metrics = [m for m in METRICS if any(r.delta(m.name) is not None for r in rows)]
     rows = [r for r in rows if any(r.delta(m.name) is not None for m in metrics)]
@@ -44,11 +45,15 @@ def delta_bars(ax: Axes, rows: list[Row], title: str, what: str, hatch: str = ''
     width = 0.8 / len(rows)
     for i, row in enumerate(rows):
         shift = (i - (len(rows) - 1) / 2) * width
-        points = [(j + shift, d) for j, m in enumerate(metrics)
-                  if (d := row.delta(m.name)) is not None]
-        bars = ax.bar(*zip(*points), width, hatch=hatch,
-                      label=f'{row.method} - {row.baseline.method} ({what})')
-        ax.bar_label(bars, fmt='%+.2f', fontsize=7)
+        shown = [(j + shift, d, row.paired.get(m.name)) for j, m in enumerate(metrics)
+                 if (d := row.delta(m.name)) is not None]
+        xs, ds, paired = zip(*shown)
+        errors = [[d - p.low if p else 0 for d, p in zip(ds, paired)],
+                  [p.high - d if p else 0 for d, p in zip(ds, paired)]]
+        bars = ax.bar(xs, ds, width, hatch=hatch, yerr=errors if any(paired) else None,
+                      capsize=3, label=f'{row.method} - {row.baseline.method} ({what})')
+        ax.bar_label(bars, labels=[f'{d:+.2f}' + ('*' if p and p.resolved else '')
+                                   for d, p in zip(ds, paired)], fontsize=7)
     ax.set_xticks(range(len(metrics)), [m.header for m in metrics], rotation=15, fontsize=8)
     ax.axhline(0, color='black', linewidth=0.8)
     ax.set_ylabel('delta (points)')
@@ -62,7 +67,8 @@ def plot_deltas(rows: list[Row], path: Path) -> None:
     derived = [r for r in rows if kind(r) == 'derived']
     fig = new_figure(12, 4.5)
     left, right = fig.subplots(1, 2)
-    delta_bars(left, measured, 'Measured: delta vs measured baseline', 'measured')
+    delta_bars(left, measured, 'Measured: delta vs measured baseline (bars: paired 95% '
+               'interval; *: excludes 0)', 'measured')
     delta_bars(right, derived, 'Published: delta vs same-protocol reference', 'published',
                hatch='//')
     save_figure(fig, path)
@@ -82,8 +88,11 @@ def plot_accuracy_vs_cost(rows: list[Row], path: Path) -> None:
                 x, y = row.values['cost'], row.values[m.name]
                 xerr = None if row.cost_range is None else \
                     [[x - row.cost_range[0]], [row.cost_range[1] - x]]
-                ax.errorbar(x, y, xerr=xerr, fmt=MARKERS[kind(row)], color=f'C{i % 10}',
-                            markersize=8, capsize=3, label=f'{row.method} ({kind(row)})')
+                spread = row.intervals.get(m.name)
+                yerr = None if spread is None else [[y - spread.low], [spread.high - y]]
+                ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=MARKERS[kind(row)],
+                            color=f'C{i % 10}', markersize=8, capsize=3,
+                            label=f'{row.method} ({kind(row)})')
                 ax.annotate(row.method, (x, y), textcoords='offset points', xytext=(5, 4),
                             fontsize=7)
         ax.margins(x=0.2, y=0.1)
@@ -91,5 +100,6 @@ def plot_accuracy_vs_cost(rows: list[Row], path: Path) -> None:
         ax.set_ylabel(m.header)
         ax.legend(fontsize=7)
     fig.suptitle('Transfer vs pre-training cost (markers: o published, s derived, ^ measured; '
-                 'bars: interquartile range of the measured cost)', fontsize=10)
+                 'bars: interquartile range of the measured cost, confidence interval of '
+                 'the measured value)', fontsize=10)
     save_figure(fig, path)

@@ -1,16 +1,19 @@
 """Render rows as an aligned text table, Markdown, CSV and a LaTeX tabular.
 
-Metric cells read `value (delta)`; missing values are blank, never 0. Measured rows take
-their deltas against the measured baseline of their own study; a derived row against the
-published reference it was derived from (same protocol); a published row has none. Under
-the table, each study says which protocols its tasks ran and what was pre-trained, so a
-reference row beside it is seen to measure the same thing.
+A measured cell reads `value [low, high] (delta [low, high])`: its confidence interval and
+its delta against the measured baseline of its own study with the delta's paired
+interval; `*` marks a delta whose interval excludes 0, and nothing else is marked. A
+derived row's delta is against the published reference it was derived from (same
+protocol); published rows are single numbers (no interval). Missing values are blank,
+never 0. Under the table, each study says which protocols its tasks ran, what was
+pre-trained, how the intervals were drawn and why a value has none.
 """
 import csv
 import io
 from typing import Optional
 
 from .rows import METRICS, SHORT, Row
+from .findings import study_findings
 from .published import Published
 
 HEADERS = ('Method', 'Provenance', *(m.header for m in METRICS),
@@ -21,12 +24,24 @@ def number(v: Optional[float], digits: int, sign: bool = False) -> str:
     return '' if v is None else f'{v:{"+" if sign else ""}.{digits}f}'
 
 
+def interval(low: float, high: float, digits: int, sign: bool = False) -> str:
+    return f'[{number(low, digits, sign)}, {number(high, digits, sign)}]'
+
+
 def metric_cell(row: Row, name: str) -> str:
+    """'68.00 [63.87, 72.05] (-14.16 [-19.14, -9.38]*)'; parts that do not exist are left
+    out."""
     value, delta = row.values.get(name), row.delta(name)
     if value is None:
         return ''
-    text = number(value, row.digits)
-    return text if delta is None else f'{text} ({number(delta, row.digits, sign=True)})'
+    text, d = number(value, row.digits), row.digits
+    if (spread := row.intervals.get(name)) is not None:
+        text += ' ' + interval(spread.low, spread.high, d)
+    if (paired := row.paired.get(name)) is not None:
+        mark = '*' if paired.resolved else ''
+        return (f'{text} ({number(paired.value, d, sign=True)} '
+                f'{interval(paired.low, paired.high, d, sign=True)}{mark})')
+    return text if delta is None else f'{text} ({number(delta, d, sign=True)})'
 
 
 def cost_cell(row: Row, times: str = 'x') -> str:
@@ -64,6 +79,31 @@ def cost_note(study: str, measured: list[Row]) -> str:
             'logged, for information only (separate processes: it follows the load).')
 
 
+def uncertainty_notes(study: str, measured: list[Row]) -> list[str]:
+    """How a study's intervals were drawn, and why a value or delta has none."""
+    name = study or 'study'
+    spreads = [s for r in measured for s in r.intervals.values()]
+    notes = []
+    if spreads:
+        images = ', '.join(str(n) for n in sorted({s.images for s in spreads}))
+        seeds = sorted({s.seeds for s in spreads})
+        notes.append(
+            f'{name}: [low, high] = {spreads[0].confidence:.0%} bootstrap interval '
+            f'({spreads[0].resamples} resamples, percentile) over the evaluation images '
+            f'({images} per task)'
+            + (f'; with seeds (S = {", ".join(map(str, seeds))}) over the runs, then the '
+               'images' if seeds != [1] else '')
+            + '; a delta vs the baseline is resampled on the same images; * marks a delta '
+            'whose interval excludes 0.')
+    reasons: dict[str, list[str]] = {}
+    for row in measured:
+        for what, reason in row.no_interval.items():
+            reasons.setdefault(reason, []).append(f'{row.method} {what}')
+    notes += [f'{name}: no interval for {", ".join(where)}: {reason}'
+              for reason, where in reasons.items()]
+    return notes
+
+
 def study_notes(rows: list[Row], titles: Optional[dict] = None) -> list[str]:
     """Per study: its backbone and pre-training length, each task's protocol, and how
     many references matched; then the titles of the protocols named."""
@@ -84,9 +124,20 @@ def study_notes(rows: list[Row], titles: Optional[dict] = None) -> list[str]:
                  'protocol and pre-training length')
         notes.append(f'{study or "study"}: pre-trained {"; ".join(pretrain)}; protocols '
                      f'{", ".join(tasks) or "not recorded"}; {found}.')
+        notes += uncertainty_notes(study, measured)
         notes.append(cost_note(study, measured))
     notes += [f'protocol {p}: {titles[p]}' for p in named if titles and p in titles]
     return notes
+
+
+def findings(rows: list[Row]) -> list[str]:
+    """'What this study can tell', per study (see :mod:`.findings`)."""
+    lines = []
+    for study in dict.fromkeys(r.study for r in rows):
+        found = study_findings([r for r in rows if r.study == study])
+        if found:
+            lines += [f'What {study or "this study"} can tell:', *found]
+    return lines
 
 
 def to_text(rows: list[Row], titles: Optional[dict] = None) -> str:
@@ -105,7 +156,7 @@ def to_text(rows: list[Row], titles: Optional[dict] = None) -> str:
             out.append(rule)
         out.append(fmt(table[i + 1]))
     return '\n'.join(out + [rule] + study_notes(rows, titles)
-                     + [f'[{s}]' for s in sources(rows)]) + '\n'
+                     + [f'[{s}]' for s in sources(rows)] + findings(rows)) + '\n'
 
 
 def to_markdown(rows: list[Row], titles: Optional[dict] = None) -> str:
@@ -114,20 +165,27 @@ def to_markdown(rows: list[Row], titles: Optional[dict] = None) -> str:
 
     align = ['---', '---', *['---:'] * (len(HEADERS) - 3), '---']
     out = [line(list(HEADERS)), line(align)] + [line(cells(r, times='×')) for r in rows]
-    notes = ['', 'Cells read `value (delta vs baseline)`: measured rows vs the measured '
-             'baseline of their study, derived rows vs the published row of the same '
-             'protocol they were derived from. A published row stands beside a study only '
-             'where one of its tasks ran the same protocol on a backbone pre-trained for '
-             'as many epochs.', '']
+    notes = ['', 'Cells read `value [interval] (delta vs baseline [interval])`: measured '
+             'rows vs the measured baseline of their study, derived rows vs the published '
+             'row of the same protocol they were derived from; `*` marks a delta whose '
+             'interval excludes 0. Published rows are single numbers from other codebases. '
+             'A published row stands beside a study only where one of its tasks ran the '
+             'same protocol on a backbone pre-trained for as many epochs.', '']
+    told = findings(rows)
     return '\n'.join(out + notes + [f'- {n}' for n in study_notes(rows, titles)]
-                     + [f'- {s}' for s in sources(rows)]) + '\n'
+                     + [f'- {s}' for s in sources(rows)]
+                     + ([''] + [f'- {t}' if not t.startswith('What') else f'**{t}**'
+                                for t in told] if told else [])) + '\n'
 
 
 def to_csv(rows: list[Row]) -> str:
     """One column per value and per delta, full precision, blanks for missing values."""
     fields = ['study', 'method', 'provenance', 'protocols', 'arch', 'pretrain_epochs']
     for m in METRICS:
-        fields += [m.name, f'{m.name}_delta']
+        fields += [m.name, f'{m.name}_low', f'{m.name}_high', f'{m.name}_seeds',
+                   f'{m.name}_delta', f'{m.name}_delta_low', f'{m.name}_delta_high',
+                   f'{m.name}_delta_p', f'{m.name}_delta_excludes_0',
+                   f'{m.name}_delta_prob_improvement']
     fields += ['cost', 'cost_low', 'cost_high', 'cost_device', 'step_time_s', 'note', 'source']
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fields, lineterminator='\n')
@@ -142,8 +200,17 @@ def to_csv(rows: list[Row]) -> str:
                   'cost_device': r.cost_device, 'step_time_s': r.step_time,
                   'note': r.note, 'source': r.source}
         for m in METRICS:
-            record[m.name] = r.values.get(m.name)
-            record[f'{m.name}_delta'] = r.delta(m.name)
+            spread, paired = r.intervals.get(m.name), r.paired.get(m.name)
+            record.update({
+                m.name: r.values.get(m.name),
+                f'{m.name}_low': spread and spread.low, f'{m.name}_high': spread and spread.high,
+                f'{m.name}_seeds': spread and spread.seeds,
+                f'{m.name}_delta': r.delta(m.name),
+                f'{m.name}_delta_low': paired and paired.low,
+                f'{m.name}_delta_high': paired and paired.high,
+                f'{m.name}_delta_p': paired and paired.p_value,
+                f'{m.name}_delta_excludes_0': paired and paired.resolved,
+                f'{m.name}_delta_prob_improvement': paired and paired.prob_improvement})
         writer.writerow({k: '' if v is None else round(v, 6) if isinstance(v, float) else v
                          for k, v in record.items()})
     return buf.getvalue()

@@ -26,6 +26,36 @@ METRICS = (
 )
 
 
+@dataclass(frozen=True)
+class Spread:
+    """The confidence interval of a measured value (table units): a bootstrap over
+    ``images`` evaluation images and, with ``seeds`` > 1, over the runs first."""
+    low: float
+    high: float
+    seeds: int
+    images: int
+    confidence: float
+    resamples: int
+
+
+@dataclass(frozen=True)
+class PairedDelta:
+    """A row's value minus its baseline's, resampled on the same images (and seeds): the
+    delta, its interval, the two-sided bootstrap p-value and, with several seeds per
+    method, the probability that the row beats the baseline (rliable's)."""
+    value: float
+    low: float
+    high: float
+    p_value: float
+    resamples: int
+    prob_improvement: Optional[float] = None
+
+    @property
+    def resolved(self) -> bool:
+        """The interval excludes 0: the only deltas the table marks."""
+        return self.low > 0 or self.high < 0
+
+
 @dataclass
 class Row:
     """One table row; `values` maps metric names (and 'cost', × baseline) to numbers."""
@@ -44,6 +74,11 @@ class Row:
     protocols: dict[str, str] = field(default_factory=dict)  # task -> protocol id
     arch: Optional[str] = None  # pre-trained backbone, e.g. 'vit-base-p16'
     pretrain_epochs: Optional[int] = None  # length of the finished pre-training
+    seeds: dict[str, int] = field(default_factory=dict)  # task -> runs averaged
+    evidence: dict[str, list] = field(default_factory=dict)  # metric -> runs.Found per seed
+    intervals: dict[str, Spread] = field(default_factory=dict)
+    paired: dict[str, PairedDelta] = field(default_factory=dict)  # vs the baseline
+    no_interval: dict[str, str] = field(default_factory=dict)  # metric -> why none
 
     def delta(self, name: str) -> Optional[float]:
         """This row's value minus the baseline's, or None where either is missing."""

@@ -2,6 +2,7 @@
 ``run_info.json`` of mixedae's ``RunInfoHook``. Nothing is taken from checkpoints or text
 logs."""
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -77,16 +78,24 @@ def schedule(lines: list[dict]) -> str:
     return f'{n} {unit}' + ('s' if n != 1 else '')
 
 
-def find_metric(task_dir: Path, key: str) -> Optional[tuple[float, Path]]:
-    """`key` from the newest run holding it (its test results, else its last val line),
-    and that run."""
+@dataclass(frozen=True)
+class Found:
+    """A logged metric value, the run folder it is in and the evaluation that made it
+    (``test``: tools/test.py, ``val``: the run's last validation)."""
+    value: float
+    run: Path
+    mode: str
+
+
+def find_metric(task_dir: Path, key: str) -> Optional[Found]:
+    """`key` from the newest run holding it: its test results, else its last val line."""
     for run in run_dirs(task_dir):
         tested = test_results(run)
         if key in tested:
-            return float(tested[key]), run
+            return Found(float(tested[key]), run, 'test')
         logged = [r[key] for r in scalars(run) if key in r and not is_train_line(r)]
         if logged:
-            return float(logged[-1]), run
+            return Found(float(logged[-1]), run, 'val')
     return None
 
 

@@ -1,5 +1,5 @@
 """The study report: one self-contained HTML page (:mod:`mixedae.report`)."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -14,6 +14,7 @@ class ReportStage(Stage):
     root: Path = Path()
     published: Path = Path()
     baseline: str = 'mae'
+    bootstrap: dict = field(default_factory=dict)   # mixedae.tabulate.Bootstrap's settings
     methods: tuple[Method, ...] = ()
 
     @property
@@ -36,14 +37,16 @@ class ReportStage(Stage):
                   *(c for c in self.checkpoints().values() if c)]
         if study.cost_file.is_file():
             inputs.append(str(study.cost_file))
-        return {'report': self.baseline, 'inputs': [file_stamp(p) for p in inputs]}
+        return {'report': self.baseline, 'bootstrap': self.bootstrap,
+                'inputs': [file_stamp(p) for p in inputs]}
 
     def run(self, ctx: Context, attempt: Attempt) -> dict[str, str]:
         from ...report import write_study_report   # the mixes: torch, the models
-        from ...tabulate import study_rows
+        from ...tabulate import Bootstrap, study_rows
         from ...tabulate.cost import read_cost
         study = Study(self.root)
-        rows = study_rows([self.root], self.published, self.baseline)
+        rows = study_rows([self.root], self.published, self.baseline,
+                          bootstrap=Bootstrap(**self.bootstrap))
         write_study_report(self.root, study.tables, self.out, rows, self.methods,
                            self.checkpoints(), read_cost(self.root),
                            study.tables / 'training_curves.png')

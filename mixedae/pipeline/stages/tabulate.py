@@ -1,5 +1,5 @@
 """The tables and plots of everything under the study root (missing results stay blank)."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...atomic_write import write_atomically
@@ -16,6 +16,7 @@ class TabulateStage(Stage):
     root: Path = Path()
     published: Path = Path()
     baseline: str = 'mae'
+    bootstrap: dict = field(default_factory=dict)   # mixedae.tabulate.Bootstrap's settings
     measured: tuple[Path, ...] = ()   # the folders of the stages whose results it reads
     after_all = True
 
@@ -29,12 +30,14 @@ class TabulateStage(Stage):
                 'accuracy_vs_cost.png, training_curves.png')
 
     def signature(self, ctx: Context) -> dict:
-        return {'tabulate': self.baseline, 'inputs': [file_stamp(p) for p in self.inputs()]}
+        return {'tabulate': self.baseline, 'bootstrap': self.bootstrap,
+                'inputs': [file_stamp(p) for p in self.inputs()]}
 
     def run(self, ctx: Context, attempt: Attempt) -> dict[str, str]:
-        from ...tabulate import TabulateError, tabulate
+        from ...tabulate import Bootstrap, TabulateError, tabulate
         try:
-            text, written = tabulate([self.root], self.published, self.dir, self.baseline)
+            text, written = tabulate([self.root], self.published, self.dir, self.baseline,
+                                     bootstrap=Bootstrap(**self.bootstrap))
         except TabulateError as e:
             raise StageError(str(e)) from e
         table = self.dir / 'results.txt'
