@@ -134,8 +134,8 @@ def demo_method(name: str, **entry) -> dict:
 
 @pytest.fixture(scope='session')
 def study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """One run of tools/run_pipeline.py: MixedAE, all four transfer tasks (seg also tested
-    with tools/test.py), its cost, tables and report, data made by the prepare stage in
+    """One run of tools/run_pipeline.py: MixedAE, all four transfer tasks (fine-tuning
+    with two seeds, seg also tested with tools/test.py), its cost, tables and report, data made by the prepare stage in
     the working folder (shared by the pipeline, report, mim and SLURM tests). Under xdist
     the first worker that needs it runs it; another waits, then reads its record."""
     shared = tmp_path_factory.getbasetemp()
@@ -146,7 +146,8 @@ def study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
         if not record.is_file():
             cwd.mkdir()
             config = write_pipeline(cwd / 'pipeline.py', demo_method('mixedae'), dict(
-                cls_finetune={}, cls_linear={}, det_coco={}, seg_ade20k=dict(test=True)))
+                cls_finetune=dict(seeds=[0, 1]), cls_linear={}, det_coco={},
+                seg_ade20k=dict(test=True)))
             result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
                                      str(config)], cwd=cwd, capture_output=True, text=True,
                                     timeout=600)

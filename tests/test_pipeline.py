@@ -46,8 +46,8 @@ def test_study_runs_every_stage(study):
     root = cwd / 'study'
     for dataset in ('imagenet', 'coco', 'ade'):
         assert any((cwd / 'data' / 'tiny' / dataset).iterdir())
-    for stage in ('pretrain', 'convert', 'cls_finetune', 'cls_linear', 'det_coco',
-                  'seg_ade20k'):
+    for stage in ('pretrain', 'convert', 'cls_finetune/seed_0', 'cls_finetune/seed_1',
+                  'cls_linear', 'det_coco', 'seg_ade20k'):
         state = json.loads((root / 'mixedae' / stage / 'stage.json').read_text())
         assert state['status'] == 'done', state
         assert all(Path(p).is_file() for p in state['outputs'].values()), state
@@ -58,7 +58,11 @@ def test_study_runs_every_stage(study):
     assert 'mIoU' in json.loads(Path(seg['outputs']['test_results']).read_text())
     # progress parsed from mmengine's log lines while the stages ran
     assert 'train iter 2/2' in result.stdout
-    assert '[2/10] mixedae/pretrain' in result.stdout
+    assert '[2/11] mixedae/pretrain' in result.stdout
+    # one fine-tuning run per seed, each with its seed
+    for seed in (0, 1):
+        log = (root / 'mixedae' / 'cls_finetune' / f'seed_{seed}' / 'stage.log').read_text()
+        assert f'randomness.seed={seed}' in log
     # the cost stage timed the method's training step at the study's shapes
     cost = json.loads((root / 'cost' / 'step_time.json').read_text())
     assert cost['methods']['mixedae']['batch'] == 8 and cost['repeats'] == 2
@@ -77,7 +81,15 @@ def test_study_table_has_measured_results(study):
     assert len(measured) == 1 and measured[0]['provenance'].startswith('measured (pt 2 iters')
     for metric in ('ft_top1', 'lin_top1', 'ade_miou', 'coco_box', 'coco_mask', 'step_time_s'):
         assert measured[0][metric] != '', metric   # every task's metric was tabulated
-    assert (tables / 'results.txt').read_text() in result.stdout
+    for metric in ('ft_top1', 'lin_top1', 'ade_miou', 'coco_box', 'coco_mask'):
+        # ... with its interval from the per-sample results the evaluation kept
+        low, value, high = (float(measured[0][f'{metric}{s}']) for s in ('_low', '', '_high'))
+        assert low <= value + 1e-9 and value <= high + 1e-9, metric
+    assert 'ft 2 iters x 2 seeds' in measured[0]['provenance']
+    assert measured[0]['ft_top1_seeds'] == '2' and measured[0]['lin_top1_seeds'] == '1'
+    text = (tables / 'results.txt').read_text()
+    assert text in result.stdout
+    assert 'bootstrap interval (1000 resamples, percentile) over the evaluation images' in text
 
 
 def test_rerun_skips_every_stage(study, monkeypatch):
@@ -225,10 +237,12 @@ def test_error_excerpt_skips_ignored_exceptions(tmp_path):
         'ValueError: a balanced mixing mask needs mix_ratio=3 to divide 16']
 
 
-def test_method_given_as_a_checkpoint(study, monkeypatch):
-    """``methods.<name> = dict(checkpoint=...)`` with an official MAE file: no pre-training;
-    the convert stage reads the file; the row names the file and its sha256; the file's
-    stamp decides whether the conversion is up to date."""
+def test_methods_given_as_weights_and_from_scratch(study, monkeypatch):
+    """``methods.<name> = dict(checkpoint=...)`` with an official MAE file (here labelled
+    supervised, as a supervised ViT would be): no pre-training; the convert stage reads the
+    file; the row names the file and its sha256; the file's stamp decides whether the
+    conversion is up to date. ``checkpoint=None``: the same transfer from random
+    initialisation, labelled so, with its delta against the baseline."""
     cwd, _ = study
     monkeypatch.chdir(cwd)   # reuse the tiny datasets of the study
     weights = cwd / 'mae_pretrain_vit_tiny.pth'
@@ -236,24 +250,29 @@ def test_method_given_as_a_checkpoint(study, monkeypatch):
     encoder = VisionTransformer(
         img_size=32, patch_size=8, embed_dim=64, depth=4, num_heads=4, num_classes=0)
     torch.save({'model': encoder.state_dict()}, weights)
-    config = write_pipeline(cwd / 'given.py', {'mae_official': dict(checkpoint=str(weights))},
-                            dict(cls_linear={}))
+    config = write_pipeline(cwd / 'given.py', {
+        'mae': dict(checkpoint=str(weights), supervised=True),
+        'scratch': dict(checkpoint=None)}, dict(cls_linear={}))
     spec = load_spec(config, cwd / 'given')
     stages = plan_stages(spec, PUBLISHED)
-    assert [s.name for s in stages] == ['prepare', 'mae_official/convert',
-                                        'mae_official/cls_linear', 'tabulate', 'report']
+    assert [s.name for s in stages] == ['prepare', 'mae/convert', 'mae/cls_linear',
+                                        'scratch/cls_linear', 'tabulate', 'report']
     out = io.StringIO()
     outcomes = run_plan(spec, stages, out)
-    assert [o.status for o in outcomes] == ['done'] * 5, out.getvalue()
+    assert [o.status for o in outcomes] == ['done'] * 6, out.getvalue()
     sha256 = hashlib.sha256(weights.read_bytes()).hexdigest()
-    record = json.loads((cwd / 'given/mae_official/convert/weights.json').read_text())
+    record = json.loads((cwd / 'given/mae/convert/weights.json').read_text())
     assert record['sha256'] == sha256 and record['file'] == weights.name
-    assert record['format'].startswith('official MAE checkpoint')
-    rows = list(csv.DictReader(io.StringIO((cwd / 'given/tables/results.csv').read_text())))
-    (row,) = [r for r in rows if r['method'] == 'mae_official']
-    assert row['provenance'] == (f'measured (lin 2 iters; weights {weights.name} '
-                                 f'sha256:{sha256[:12]})')
-    assert row['lin_top1'] != '' and row['step_time_s'] == ''   # no pre-training measured
+    assert record['format'].startswith('official MAE checkpoint') and record['supervised']
+    rows = {r['method']: r for r in csv.DictReader(io.StringIO(
+        (cwd / 'given/tables/results.csv').read_text()))}
+    assert rows['mae']['provenance'] == (f'measured (lin 2 iters; supervised weights '
+                                         f'{weights.name} sha256:{sha256[:12]})')
+    assert rows['mae']['lin_top1'] != '' and rows['mae']['step_time_s'] == ''
+    assert rows['scratch']['provenance'] == 'measured (lin 2 iters; random init)'
+    assert rows['scratch']['lin_top1_delta_low'] != ''   # paired with the baseline
+    log = (cwd / 'given/scratch/cls_linear/stage.log').read_text()
+    assert 'model.backbone.init_cfg=None' in log
     convert = stages[1]
     assert [o.status for o in run_plan(spec, stages, out, only=['convert'])] == ['skipped']
     stat = weights.stat()

@@ -3,6 +3,7 @@
 runs' TensorBoard event files next to the scalars tabulate reads."""
 import base64
 import json
+import re
 
 import cv2
 import pytest
@@ -62,6 +63,10 @@ def test_report_opens_in_chromium(report, tmp_path):
     assert external == 0
     assert [row[0] for row in results] == ['mixedae']
     assert results[0][1].startswith('measured (pt 2 iters')
+    # every measured cell with its interval (the study has no baseline: no delta)
+    assert all(re.fullmatch(r'-?\d+\.\d\d \[-?\d+\.\d\d, -?\d+\.\d\d\]', cell)
+               for cell in results[0][2:7]), results[0]
+    assert 'What this study can tell' in report.read_text()
     assert costs[0][0] == 'mixedae' and float(costs[0][1]) > 0 and costs[0][3] == '8'
     shot = cv2.imread(str(tmp_path / 'report.png'))
     assert shot.shape[0] > 2000 and shot.shape[1] >= 1200 and shot.std() > 20
@@ -74,7 +79,7 @@ def test_runs_log_to_tensorboard(study):
     cwd, _ = study
     root = cwd / 'study' / 'mixedae'
     for task in ('pretrain', 'cls_finetune', 'cls_linear', 'det_coco', 'seg_ade20k'):
-        events = sorted(root.glob(f'{task}/*/vis_data/events.out.tfevents.*'))
+        events = sorted(root.glob(f'{task}/**/vis_data/events.out.tfevents.*'))
         assert events, task
     vis = next(root.glob('pretrain/*/vis_data'))
     logged = [json.loads(line) for line in (vis / 'scalars.json').read_text().splitlines()]

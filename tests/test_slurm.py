@@ -23,10 +23,10 @@ from mixedae.pipeline import PipelineConfigError, load_spec, plan_stages
 from mixedae.study import run_dirs
 from mixedae.tabulate.runs import scalars
 
-STAGES = ['prepare', 'mixedae/pretrain', 'mixedae/convert', 'mixedae/cls_finetune',
-          'mixedae/cls_linear', 'mixedae/det_coco', 'mixedae/seg_ade20k', 'cost', 'tabulate',
-          'report']
-TRANSFER = STAGES[3:7]
+STAGES = ['prepare', 'mixedae/pretrain', 'mixedae/convert', 'mixedae/cls_finetune/seed_0',
+          'mixedae/cls_finetune/seed_1', 'mixedae/cls_linear', 'mixedae/det_coco',
+          'mixedae/seg_ade20k', 'cost', 'tabulate', 'report']
+TRANSFER = STAGES[3:8]
 DIRS = {**{stage: stage for stage in STAGES}, 'tabulate': 'tables'}   # stage -> folder
 METRICS = ['ft_top1', 'lin_top1', 'ade_miou', 'coco_box', 'coco_mask']
 
