@@ -30,7 +30,7 @@ from mixedae.pipeline import (Context, PipelineConfigError, Plan, executor_for, 
 from mixedae.pipeline.digest import config_digest, config_files
 from mixedae.pipeline.process import error_excerpt
 from mixedae.pipeline.progress import Progress, parse_eta, parse_iter_line
-from mixedae.study import run_dirs
+from mixedae.study import newest_run_with, run_dirs
 from mixedae.tabulate.runs import scalars
 
 
@@ -121,6 +121,33 @@ def test_rerun_skips_every_stage(study, monkeypatch):
     assert [(o.stage.name, o.status) for o in outcomes] == [
         ('mixedae/cls_linear', 'done'), ('tabulate', 'done')]
     assert len(run_dirs(cwd / 'study' / 'mixedae' / 'cls_linear')) == runs + 1
+
+
+def evaluation(stage_dir: Path) -> tuple[dict, dict]:
+    """The metrics and the per-sample files (name -> sha256) of a stage's last
+    validation."""
+    path = newest_run_with(stage_dir, lambda run: run / 'per_sample' / 'val.json')
+    manifest = json.loads(path.read_text())
+    return manifest['metrics'], {role: f['sha256'] for role, f in manifest['files'].items()}
+
+
+def test_rerun_of_a_stage_gives_the_same_results(study, monkeypatch):
+    """Determinism on one machine: a detection and a segmentation stage run again give
+    the same metrics and the same per-image results, bit for bit (detections, pixel
+    areas)."""
+    cwd, _ = study
+    monkeypatch.chdir(cwd)
+    spec = load_spec(cwd / 'pipeline.py', cwd / 'study')
+    stages = plan_stages(spec, PUBLISHED)
+    dirs = {n: cwd / 'study' / 'mixedae' / n for n in ('det_coco', 'seg_ade20k')}
+    before = {n: evaluation(d) for n, d in dirs.items()}
+    runs = {n: len(run_dirs(d)) for n, d in dirs.items()}
+    out = io.StringIO()
+    outcomes = run_plan(spec, stages, out, only=list(dirs), force=list(dirs))
+    assert [o.status for o in outcomes] == ['done', 'done'], out.getvalue()
+    assert {n: len(run_dirs(d)) for n, d in dirs.items()} == {
+        n: runs[n] + (2 if n == 'seg_ade20k' else 1) for n in dirs}   # seg: train + test
+    assert {n: evaluation(d) for n, d in dirs.items()} == before
 
 
 def test_status_of_a_local_study(study, monkeypatch):
