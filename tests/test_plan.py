@@ -118,6 +118,25 @@ def test_seeds_make_one_stage_per_seed(tmp_path):
     assert len(Plan(list(stages.values()), only=['cls_linear']).selected) == 2
 
 
+def test_pretraining_seeds_make_one_chain_per_seed(tmp_path):
+    demo = Config.fromfile(str(DEMO))
+    config = write_config(tmp_path, methods={'mae': dict(
+        config=str(ROOT / demo.methods.mae.config), seeds=[0, 1])})
+    stages = {s.name: s for s in plan_stages(load_spec(config), PUBLISHED)}
+    assert [n for n in stages if n.startswith('mae/')] == [
+        f'mae/{stage}/seed_{s}' for s in (0, 1)
+        for stage in ('pretrain', 'convert', 'cls_linear', 'det_coco')]
+    assert stages['mae/pretrain/seed_1'].cfg_options['randomness.seed'] == 1
+    assert stages['mae/convert/seed_1'].needs == ('mae/pretrain/seed_1',)
+    det = stages['mae/det_coco/seed_1']
+    assert det.checkpoint_from[0] == 'mae/convert/seed_1'
+    assert det.dir == tmp_path / 'study' / 'mae' / 'det_coco' / 'seed_1'
+    with pytest.raises(PipelineConfigError, match='mae/cls_linear, mae/det_coco: '
+                       'pre-training seeds and transfer seeds together'):
+        load_spec(write_config(tmp_path, seeds=[0], methods={'mae': dict(
+            config=str(ROOT / demo.methods.mae.config), seeds=[0, 1])}))
+
+
 def test_scratch_and_supervised_methods(tmp_path):
     weights = tmp_path / 'vit_sup.safetensors'
     weights.write_bytes(b'x')

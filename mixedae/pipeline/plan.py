@@ -127,38 +127,59 @@ def plan_stages(spec: PipelineSpec, published: Path) -> list[Stage]:
 def method_stages(spec: PipelineSpec, study: Study, method: Method,
                   prepare: tuple[str, ...]) -> list[Stage]:
     """pretrain -> convert -> the transfer runs of one method (no pre-training for given
-    weights: the convert stage reads that file; neither for random initialisation)."""
+    weights: the convert stage reads that file; neither for random initialisation); with
+    pre-training seeds, that chain once per seed (``<method>/<stage>/seed_<s>``)."""
+    if not method.seeds:
+        return method_chain(spec, study, method, prepare)
+    return [stage for seed in method.seeds
+            for stage in method_chain(spec, study, method, prepare, seed)]
+
+
+def seeded(name: str, folder: Path, seed: Optional[int]) -> tuple[str, Path]:
+    """A stage's name and folder, with its seed's ``seed_<s>`` part if it has one."""
+    if seed is None:
+        return name, folder
+    return f'{name}/{seed_folder(seed)}', folder / seed_folder(seed)
+
+
+def method_chain(spec: PipelineSpec, study: Study, method: Method, prepare: tuple[str, ...],
+                 seed: Optional[int] = None) -> list[Stage]:
+    """pretrain -> convert -> transfer runs of one method (pre-trained with ``seed``)."""
     name = method.name
-    pretrain = [TrainStage(f'{name}/pretrain', study.task_dir(name, 'pretrain'), 'pretrain',
-                           prepare, config=method.config.resolve(),
-                           cfg_options=method.cfg_options)] if method.pretrains else []
+    pretrain = [TrainStage(*seeded(f'{name}/pretrain', study.task_dir(name, 'pretrain'), seed),
+                           'pretrain', prepare, config=method.config.resolve(),
+                           cfg_options={**method.cfg_options, **(
+                               {} if seed is None else {'randomness.seed': seed})})
+                ] if method.pretrains else []
     if not spec.tasks:
         return pretrain
     convert = [] if method.kind == 'scratch' else [ConvertStage(
-        f'{name}/convert', study.task_dir(name, 'convert'), 'convert',
+        *seeded(f'{name}/convert', study.task_dir(name, 'convert'), seed), 'convert',
         tuple(s.name for s in pretrain), source=pretrain[0].name if pretrain else '',
         source_file=method.checkpoint and method.checkpoint.resolve(),
         supervised=method.supervised,
         targets=tuple(sorted({t.convert_to for t in spec.tasks})))]
     return [*pretrain, *convert, *(stage for task in spec.tasks
                                    for stage in transfer_stages(spec, study, method, task,
-                                                                convert))]
+                                                                convert, seed))]
 
 
 def transfer_stages(spec: PipelineSpec, study: Study, method: Method, task: TaskSpec,
-                    convert: list[ConvertStage]) -> list[TrainStage]:
+                    convert: list[ConvertStage], pretrain_seed: Optional[int] = None
+                    ) -> list[TrainStage]:
     """One transfer run of a method, or one per seed (``<method>/<task>/seed_<s>``, the
-    config's ``randomness.seed`` set to s)."""
+    config's ``randomness.seed`` set to s); after a seeded pre-training, one run of that
+    pre-training's seed."""
     options = {**task.cfg_options, **spec.stage_options(method.name, task.name)}
     if convert:
         weights = (convert[0].name, task.convert_to, task.checkpoint_key)
     else:   # random initialisation: no pre-trained weights to load
         weights = None
         options[task.checkpoint_key.rsplit('.', 1)[0]] = None
-    runs = [(f'{method.name}/{task.name}', study.task_dir(method.name, task.name), {})]
-    if task.seeds:
-        runs = [(f'{name}/{seed_folder(s)}', folder / seed_folder(s), {'randomness.seed': s})
-                for name, folder, _ in runs for s in task.seeds]
+    name, folder = f'{method.name}/{task.name}', study.task_dir(method.name, task.name)
+    seeds = task.seeds or ((pretrain_seed,) if pretrain_seed is not None else ())
+    runs = [(*seeded(name, folder, s), {'randomness.seed': s}) for s in seeds] or \
+        [(name, folder, {})]
     return [TrainStage(name, folder, task.name, tuple(s.name for s in convert),
                        config=task.config.resolve(), cfg_options={**options, **seed},
                        checkpoint_from=weights, test=task.test)

@@ -6,6 +6,7 @@ Keys (paths are relative to the current directory, like mmengine's tools)::
     prepare = dict(tiny_datasets=dict(out='data/tiny', seed=0))   # optional
     methods = dict(
         mae=dict(config='configs/demo/mae_....py', cfg_options={}),  # pre-trained here
+        mixedae=dict(config='configs/demo/mixedae_....py', seeds=[0, 1]),  # twice
         # weights you already have (any format tools/convert_checkpoint.py reads): no
         # pre-training stage; the table names the file and its sha256
         mae_official=dict(checkpoint='checkpoints/mae_pretrain_vit_base.pth'),
@@ -44,7 +45,7 @@ METHOD_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
 TOP_KEYS = {'work_root', 'prepare', 'methods', 'tasks', 'seeds', 'cfg_options', 'tabulate',
             'launcher', 'env', 'cost', 'executor'}
 COST_KEYS = {'repeats', 'steps', 'warmup', 'batch'}
-METHOD_KEYS = {'config', 'cfg_options', 'checkpoint', 'supervised'}
+METHOD_KEYS = {'config', 'cfg_options', 'checkpoint', 'supervised', 'seeds'}
 TASK_KEYS = {'config', 'convert_to', 'checkpoint_key', 'test', 'seeds', 'cfg_options'}
 
 
@@ -188,11 +189,12 @@ def _method(path: Path, name: str, entry: dict, pretrain_options: dict) -> Metho
             raise _fail(path, f'{where}.supervised', 'labels given weights (checkpoint=...), '
                         'not a method pre-trained in the study')
         options = _options(path, f'{where}.cfg_options', entry.get('cfg_options', {}))
+        seeds = _seeds(path, f'{where}.seeds', entry['seeds']) if 'seeds' in entry else ()
         return Method(name, _config_file(path, f'{where}.config', entry['config']),
-                      {**options, **pretrain_options})
-    if 'config' in entry or entry.get('cfg_options'):
+                      {**options, **pretrain_options}, seeds=seeds)
+    if 'config' in entry or entry.get('cfg_options') or 'seeds' in entry:
         raise _fail(path, where, 'a method is a pre-training config or a checkpoint, not both '
-                    '(a checkpoint has no pre-training to configure)')
+                    '(a checkpoint has no pre-training to configure or seed)')
     value, supervised = entry['checkpoint'], entry.get('supervised', False)
     if not isinstance(supervised, bool):
         raise _fail(path, f'{where}.supervised', f'expected True or False, got {supervised!r}')
@@ -355,17 +357,22 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
     methods = tuple(_method(path, name, entry, {**options.get('pretrain', {}),
                                                 **options.get(f'{name}/pretrain', {})})
                     for name, entry in entries.items())
+    tasks_spec = tuple(_task(path, name, entry, seeds) for name, entry in tasks.items())
     tabulate = cfg.get('tabulate', {})
     _check_keys(path, 'tabulate', tabulate, {'baseline', 'resamples', 'confidence'}, set())
     slurm = _slurm(path, cfg.get('executor'))
     if slurm and cfg.get('launcher') is not None:
         raise _fail(path, 'launcher', 'starts torchrun on the local node; with the slurm '
                     'executor give executor.gpus_per_node / tasks_per_node instead')
+    both = [f'{m.name}/{t.name}' for m in methods for t in tasks_spec if m.seeds and t.seeds]
+    if both:
+        raise _fail(path, 'seeds', f'{", ".join(both)}: pre-training seeds and transfer seeds '
+                    'together are not supported (one seed axis per run); seed one of them')
     return PipelineSpec(
         path=path,
         work_root=Path(work_root or cfg['work_root']),
         methods=methods,
-        tasks=tuple(_task(path, name, entry, seeds) for name, entry in tasks.items()),
+        tasks=tasks_spec,
         tiny_datasets=_tiny_datasets(path, cfg.get('prepare')),
         cfg_options=options,
         baseline=tabulate.get('baseline', 'mae'),

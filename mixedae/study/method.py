@@ -13,12 +13,16 @@ class Method:
     - ``checkpoint``: weights given as a file (any layout the converter reads), e.g. the
       official MAE release or, with ``supervised=True``, a supervised ViT;
     - neither: random initialisation (the *scratch* row, the study's positive control).
+
+    ``seeds``: pre-train once per seed (the expensive axis; empty: once, with the config's
+    seed).
     """
     name: str
     config: Optional[Path] = None
     cfg_options: dict = field(default_factory=dict)
     checkpoint: Optional[Path] = None
     supervised: bool = False
+    seeds: tuple[int, ...] = ()
 
     @property
     def kind(self) -> str:

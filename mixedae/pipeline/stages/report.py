@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ...study import Method, Study, file_stamp, finished_outputs
+from ...study import Method, Study, file_stamp, finished_outputs, seed_folder
 from .base import Attempt, Context, Stage
 
 
@@ -22,11 +22,16 @@ class ReportStage(Stage):
         return Study(self.root).report
 
     def checkpoints(self) -> dict[str, Optional[str]]:
-        """Each pre-trained method's checkpoint, from its pre-training stage's state file
-        (whichever executor ran it; None if that stage has not finished)."""
+        """Each pre-trained method's checkpoint (of its first seed, with seeds), from its
+        pre-training stage's state file (whichever executor ran it; None if that stage has
+        not finished)."""
         study = Study(self.root)
-        return {m.name: (finished_outputs(study.task_dir(m.name, 'pretrain')) or {}).get(
-            'checkpoint') for m in self.methods if m.pretrains}
+        folders = {m.name: study.task_dir(m.name, 'pretrain') for m in self.methods
+                   if m.pretrains}
+        folders.update({m.name: folders[m.name] / seed_folder(m.seeds[0])
+                        for m in self.methods if m.seeds})   # the first seed's
+        return {name: (finished_outputs(folder) or {}).get('checkpoint')
+                for name, folder in folders.items()}
 
     def describe(self, ctx: Context) -> str:
         return f'report {self.root} -> {self.out}'
