@@ -1,5 +1,4 @@
 """mmpretrain's ``Accuracy`` that keeps, per image, the classes and whether it is correct."""
-import os.path as osp
 from typing import List, Optional
 
 import numpy as np
@@ -7,7 +6,7 @@ import torch
 from mmpretrain.evaluation import Accuracy
 from mmpretrain.registry import METRICS
 
-from .per_sample_writer import RELATIVE_IDS, image_id, logged_keys, save_npz
+from .per_sample_writer import dump_arrays, logged_keys
 
 
 def per_image_correct(metric: Accuracy, result: dict) -> list:
@@ -52,13 +51,6 @@ class PerSampleAccuracy(Accuracy):
                         data_root: Optional[str]) -> Optional[dict]:
         """Write ``<stem>.npz``; return the manifest's fields (None: nothing kept)."""
         kept, self.kept = self.kept, None
-        if kept is None:
-            return None
-        keys = kept.pop('keys')
-        ids = np.array([image_id(path, data_root) for path in kept.pop('image_ids')])
-        files = {'arrays': save_npz(osp.join(directory, f'{stem}.npz'),
-                                    dict(image_ids=ids, **kept))}
-        return dict(kind=self.per_sample_kind, files=files, num_images=len(ids),
-                    ids=dict(where='arrays:image_ids', meaning=RELATIVE_IDS),
-                    metric_keys=keys, class_names=list(self.dataset_meta.get('classes') or []),
-                    settings=dict(topk=list(self.topk), thrs=list(self.thrs)))
+        return dump_arrays(kept, self.per_sample_kind, directory, stem, data_root,
+                           list(self.dataset_meta.get('classes') or []),
+                           dict(topk=list(self.topk), thrs=list(self.thrs)))

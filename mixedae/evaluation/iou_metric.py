@@ -1,5 +1,4 @@
 """mmseg's ``IoUMetric`` that keeps each image's per-class areas."""
-import os.path as osp
 from typing import Optional
 
 import numpy as np
@@ -7,7 +6,7 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
 from ..stats.iou import AREAS
-from .per_sample_writer import RELATIVE_IDS, image_id, logged_keys, save_npz
+from .per_sample_writer import dump_arrays, logged_keys
 
 
 @METRICS.register_module()
@@ -45,15 +44,8 @@ class PerSampleIoUMetric(IoUMetric):
                         data_root: Optional[str]) -> Optional[dict]:
         """Write ``<stem>.npz``; return the manifest's fields (None: nothing kept)."""
         kept, self.kept = self.kept, None
-        if kept is None:
-            return None
-        keys = kept.pop('keys')
-        ids = np.array([image_id(path, data_root) for path in kept.pop('image_ids')])
-        files = {'arrays': save_npz(osp.join(directory, f'{stem}.npz'),
-                                    dict(image_ids=ids, **kept))}
-        return dict(kind=self.per_sample_kind, files=files, num_images=len(ids),
-                    ids=dict(where='arrays:image_ids', meaning=RELATIVE_IDS),
-                    metric_keys=keys, class_names=list(self.dataset_meta['classes']),
-                    settings=dict(iou_metrics=list(self.metrics), nan_to_num=self.nan_to_num,
-                                  beta=self.beta, prefix=self.prefix,
-                                  ignore_index=self.ignore_index))
+        return dump_arrays(kept, self.per_sample_kind, directory, stem, data_root,
+                           list(self.dataset_meta['classes']),
+                           dict(iou_metrics=list(self.metrics), nan_to_num=self.nan_to_num,
+                                beta=self.beta, prefix=self.prefix,
+                                ignore_index=self.ignore_index))

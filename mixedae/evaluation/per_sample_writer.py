@@ -55,3 +55,17 @@ def image_id(path: str, data_root: Optional[str]) -> str:
 def logged_keys(prefix: Optional[str], names) -> list:
     """The keys mmengine's ``BaseMetric.evaluate`` logs ``names`` under."""
     return [f'{prefix}/{name}' if prefix else name for name in names]
+
+
+def dump_arrays(kept: Optional[dict], kind: str, directory: str, stem: str,
+                data_root: Optional[str], class_names: list, settings: dict) -> Optional[dict]:
+    """Write what a metric kept of one evaluation (``keys``, ``image_ids`` and per-image
+    arrays) as ``<stem>.npz``; return the manifest's fields (None: nothing kept)."""
+    if kept is None:
+        return None
+    keys = kept.pop('keys')
+    ids = np.array([image_id(path, data_root) for path in kept.pop('image_ids')])
+    files = {'arrays': save_npz(osp.join(directory, f'{stem}.npz'), dict(image_ids=ids, **kept))}
+    return dict(kind=kind, files=files, num_images=len(ids),
+                ids=dict(where='arrays:image_ids', meaning=RELATIVE_IDS), metric_keys=keys,
+                class_names=class_names, settings=settings)

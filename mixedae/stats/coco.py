@@ -1,6 +1,5 @@
 """COCO AP box / mask (mmdet ``CocoMetric``) on resampled lists of images: matched once,
 accumulated per resample."""
-import os.path as osp
 from typing import Optional
 
 import numpy as np
@@ -8,7 +7,7 @@ from pycocotools.coco import COCO
 
 from .coco_accumulate import accumulate_precision, summarize_ap
 from .coco_matching import match_images, quiet
-from .per_sample_files import (PerSampleFileError, data_file, file_sha256, read_json,
+from .per_sample_files import (PerSampleFileError, checked_file, data_file, read_json,
                                setting)
 from .scorer import ImageScorer, digest
 
@@ -60,13 +59,8 @@ def load_coco(manifest_path: str, manifest: dict,
     settings = {key: setting(manifest_path, manifest, key) for key in (
         'ann_file', 'ann_sha256', 'cat_ids', 'image_ids', 'iou_thrs', 'max_dets',
         'iou_types', 'metric_items', 'prefix')}
-    ann_file = ann_file or settings['ann_file']
-    if not osp.isfile(ann_file):
-        raise PerSampleFileError(f'annotation file {ann_file} (settings.ann_file of '
-                                 f'{manifest_path}) does not exist')
-    if file_sha256(ann_file) != settings['ann_sha256']:
-        raise PerSampleFileError(f'annotation file {ann_file} is not the one '
-                                 f'{manifest_path} was evaluated with (sha256 differs)')
+    ann_file = checked_file(ann_file or settings['ann_file'], settings['ann_sha256'],
+                            'settings.ann_file', manifest_path, 'annotation file')
     gt = quiet(COCO, ann_file)
     matches = {iou_type: match_images(
         gt, load_detections(data_file(manifest_path, manifest, iou_type), iou_type),

@@ -84,12 +84,17 @@ def data_file(manifest_path: str, manifest: dict, role: str) -> str:
     if not isinstance(entry, dict) or not {'name', 'sha256'} <= set(entry):
         raise PerSampleFileError(f'per-sample manifest {manifest_path} lacks files.{role} '
                                  '(name, sha256)')
-    path = osp.join(osp.dirname(manifest_path), entry['name'])
+    return checked_file(osp.join(osp.dirname(manifest_path), entry['name']),
+                        entry['sha256'], f'files.{role}', manifest_path, 'per-sample file')
+
+
+def checked_file(path: str, sha256: str, key: str, manifest_path: str, what: str) -> str:
+    """``path``, a file the manifest names under ``key`` with its ``sha256``; a missing or
+    changed file (truncated, replaced) is named."""
     if not osp.isfile(path):
-        raise PerSampleFileError(f'per-sample file {path} (files.{role} of '
-                                 f'{manifest_path}) does not exist')
-    if file_sha256(path) != entry['sha256']:
-        raise PerSampleFileError(f'per-sample file {path} does not match the sha256 that '
+        raise PerSampleFileError(f'{what} {path} ({key} of {manifest_path}) does not exist')
+    if file_sha256(path) != sha256:
+        raise PerSampleFileError(f'{what} {path} does not match the sha256 that '
                                  f'{manifest_path} records (truncated or replaced)')
     return path
 
