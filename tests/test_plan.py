@@ -446,3 +446,20 @@ def test_light_driver_imports_no_model_library():
     assert imported_after(driver.format('--status')) == []
     assert imported_after('import runpy; runpy.run_path("tools/tabulate.py")') == []
     assert imported_after('import mixedae.pipeline.slurm') == []
+
+
+def test_demo_with_seeds_lists_a_stage_per_seed():
+    """configs/pipelines/demo_seeds.py (the demo, seeds = [0, 1]): --dry-run lists every
+    transfer run twice, each with its seed."""
+    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
+                             'configs/pipelines/demo_seeds.py', '--dry-run'], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    blocks = {b.split('  (')[0].split('] ')[1]: b for b in result.stdout.split('\n[')[1:]}
+    demo = Config.fromfile(str(DEMO))
+    for method in demo.methods:
+        for task in demo.tasks:
+            for seed in (0, 1):
+                block = blocks[f'{method}/{task}/seed_{seed}']
+                assert f'randomness.seed={seed}' in block
+                assert f'work_dirs/demo_seeds/{method}/{task}/seed_{seed} ' in block
