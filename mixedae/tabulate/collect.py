@@ -57,6 +57,7 @@ def read_method(task_dirs: dict[str, Path], name: str, study: str,
                 row.values[m.name] = found[0] * m.scale
                 if protocol := run_info(found[1]).get('protocol'):
                     row.protocols[task] = protocol
+                    row.metric_runs[task] = found[1]
         if (silent := unlogged(task_dir)) is not None and not any(
                 m.task == task and m.name in row.values for m in METRICS):
             unread.append(f'{task}/{silent.name}')

@@ -1,5 +1,6 @@
 """The table's vocabulary: its columns (:data:`METRICS`), its rows and its error."""
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 
@@ -44,6 +45,7 @@ class Row:
     protocols: dict[str, str] = field(default_factory=dict)  # task -> protocol id
     arch: Optional[str] = None  # pre-trained backbone, e.g. 'vit-base-p16'
     pretrain_epochs: Optional[int] = None  # length of the finished pre-training
+    metric_runs: dict[str, Path] = field(default_factory=dict)  # task -> run its metrics came from
 
     def delta(self, name: str) -> Optional[float]:
         """This row's value minus the baseline's, or None where either is missing."""
