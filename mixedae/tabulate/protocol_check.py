@@ -20,7 +20,7 @@ the interpolation comes from the run the metric came from.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .recipe import SCHEDULE_UNITS, Recipe, show_precision, show_schedule
 from .runs import is_train_line, newest_train_run, run_info, scalars
@@ -56,13 +56,21 @@ def logged_length(run: Path, lines: list[dict], unit: str) -> int:
     return max([r.get('iter', 0) for r in lines] + steps)
 
 
+def recorded(record: dict, key: str, wanted: Any, label: str, verdict: Verdict) -> bool:
+    """Whether the recipe states the fact (`wanted` not None) and the run recorded it
+    under `key`; a fact the run did not record is named not verified."""
+    if wanted is None:
+        return False
+    if key not in record:
+        verdict.unverified.append(f'{label} not in run_info.json')
+        return False
+    return True
+
+
 def check_batch(batch: dict, recipe: Recipe, verdict: Verdict) -> None:
     """The run's total batch (recipe_batch.py's record) against the recipe's."""
     published = recipe.value('total_batch')
-    if published is None:
-        return
-    if 'total_batch' not in batch:
-        verdict.unverified.append('total batch not in run_info.json')
+    if not recorded(batch, 'total_batch', published, 'total batch', verdict):
         return
     total, held = batch['total_batch'], batch.get('recipe_total_batch', batch['total_batch'])
     if total != held:
@@ -99,11 +107,8 @@ def check_schedule(run: Optional[Path], lines: list[dict], info: dict, batch: di
 
 def check_precision(info: dict, recipe: Recipe, verdict: Verdict) -> None:
     wanted = recipe.value('precision')
-    if wanted is None:
-        return
-    if 'precision' not in info:
-        verdict.unverified.append('precision not in run_info.json')
-    elif info['precision'] != wanted:
+    if recorded(info, 'precision', wanted, 'precision', verdict) and \
+            info['precision'] != wanted:
         verdict.differences.append(f'precision {show_precision(info["precision"])}, '
                                    f'recipe {show_precision(wanted)}')
 
@@ -111,10 +116,7 @@ def check_precision(info: dict, recipe: Recipe, verdict: Verdict) -> None:
 def check_interpolation(info: dict, recipe: Recipe, verdict: Verdict) -> None:
     """Every resize of the run's evaluation pipeline against the recipe's interpolation."""
     wanted = recipe.value('interpolation')
-    if wanted is None:
-        return
-    if 'eval_resize' not in info:
-        verdict.unverified.append('evaluation resize not in run_info.json')
+    if not recorded(info, 'eval_resize', wanted, 'evaluation resize', verdict):
         return
     used = list(dict.fromkeys(r.get('interpolation') for r in info['eval_resize']))
     if not used:

@@ -100,9 +100,9 @@ def read_recipe(recipe: Any, not_checked: Any) -> Recipe:
     return Recipe(facts, dict(not_checked))
 
 
-def fact_cell(recipe: Optional[Recipe], name: str) -> str:
+def fact_cell(recipe: Recipe, name: str) -> str:
     """A fact for the recipe table: its value, or 'not checked'."""
-    if recipe is None or name not in recipe.facts:
+    if name not in recipe.facts:
         return 'not checked'
     value = recipe.facts[name].value
     if name == 'precision':
