@@ -31,6 +31,7 @@ def test_pretrain_config_builds(name, imagenet_root):
     cfg = Config.fromfile(str(CONFIGS / name))
     check_pretrain_config(cfg)
     assert cfg.auto_scale_lr.base_batch_size == 4096
+    assert cfg.protocol == dict(name='mae-pretrain', total_batch=4096, batch_mismatch='error')
     assert cfg.train_dataloader.batch_size * 8 == 4096
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     with DefaultScope.overwrite_default_scope('mmpretrain'):

@@ -198,10 +198,26 @@ def write_info(run: Path, **info) -> None:
     (run / 'run_info.json').write_text(json.dumps(info))
 
 
+def recipe_run(protocol: str, arch: str = VIT_B) -> tuple[dict, dict]:
+    """run_info.json of a run that followed the protocol's published recipe (as
+    RunInfoHook writes it), and its last train line (the end of the schedule)."""
+    recipe = load_published(PUBLISHED).protocols[protocol].recipe
+    schedule = recipe.value('schedule')[arch]
+    total = recipe.value('total_batch')
+    info = dict(protocol=protocol, arch=arch, schedule=schedule,
+                batch=dict(recipe_total_batch=total, world_size=8, total_batch=total,
+                           lr_scale=1.0, iteration_scale=1.0, batch_mismatch='error'),
+                precision=recipe.value('precision'),
+                eval_resize=[dict(type='Resize', interpolation=recipe.value('interpolation'))])
+    last = (train_line(1000, 0.5, epoch=schedule['max_epochs']) if 'max_epochs' in schedule
+            else train_line(schedule['max_iters'], 0.5))
+    return info, last
+
+
 def protocol_study(root: Path, epochs: int, reached: int = 0) -> Path:
     """mae and mixedae: ViT-B/16 pre-trained on an `epochs`-epoch schedule (logged up to
     epoch `reached`, default all), then the four transfer tasks of the full-study pipeline,
-    each run recording its protocol."""
+    each run following its protocol's recipe and recording it."""
     stamp = '20240101_000000'
     for method, top1 in (('mae', 83.0), ('mixedae', 83.4)):
         pretrain = root / method / 'pretrain'
@@ -213,10 +229,10 @@ def protocol_study(root: Path, epochs: int, reached: int = 0) -> Path:
                    'det_coco': {'coco/bbox_mAP': 0.51, 'coco/segm_mAP': 0.45},
                    'seg_ade20k': {'mIoU': 48.0}}
         for task, protocol in STUDY_PROTOCOLS.items():
-            write_run(root / method / task, stamp, train=[train_line(2, 0.5)],
-                      val=[{**metrics[task], 'step': 2}])
-            write_info(root / method / task / stamp, protocol=protocol, arch=VIT_B,
-                       schedule={'max_iters': 2}, batch={})
+            info, last = recipe_run(protocol)
+            write_run(root / method / task, stamp, train=[last],
+                      val=[{**metrics[task], 'step': last['step']}])
+            write_info(root / method / task / stamp, **info)
     return root
 
 

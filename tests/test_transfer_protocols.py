@@ -18,8 +18,10 @@ from conftest import CONFIGS, ROOT, save_pretraining_checkpoint
 from mixedae.data import make_tiny_ade20k
 from mixedae.engine import RunInfoHook, hold_recipe_batch, launch, launcher_world_size
 from mixedae.engine.launch import apply_train_args
-from mixedae.engine.run_info import run_info
+from mixedae.engine.run_info import eval_resize, precision, run_info
 from mixedae.pipeline import load_spec
+from mixedae.tabulate import load_published
+from mixedae.tabulate.protocol_check import check_run
 
 BENCHMARKS = CONFIGS / 'benchmarks'
 DET_B = BENCHMARKS / 'detection/mask-rcnn_mixedae-vit-base-p16_simplefpn_lsj-100e_coco.py'
@@ -209,12 +211,58 @@ def test_run_info_names_protocol_backbone_and_schedule(tmp_path):
     assert info['protocol'] == 'vitdet-mask-rcnn' and info['arch'] == 'vit-base-p16'
     assert info['schedule'] == {'max_iters': 368750}
     assert info['batch']['accumulative_counts'] == 2
+    assert info['precision'] == 'amp-fp16'
+    assert info['eval_resize'] == [{'type': 'mmdet.Resize', 'interpolation': 'bilinear'}]
     pretrain = load(CONFIGS / 'mae/mae_vit-large-p16_8xb512-amp-coslr-1600e_in1k.py')
-    assert run_info(pretrain) == {'protocol': None, 'arch': 'vit-large-p16',
-                                  'schedule': {'max_epochs': 1600}, 'batch': {}}
+    assert run_info(pretrain) == {'protocol': 'mae-pretrain', 'arch': 'vit-large-p16',
+                                  'schedule': {'max_epochs': 1600}, 'batch': {},
+                                  'precision': 'amp-fp16', 'eval_resize': []}
     runner = argparse.Namespace(cfg=cfg, log_dir=str(tmp_path))
     RunInfoHook().before_run(runner)
     assert json.loads((tmp_path / 'run_info.json').read_text()) == json.loads(json.dumps(info))
+
+
+@pytest.mark.parametrize('optim_wrapper, recorded', [
+    (dict(type='OptimWrapper'), 'fp32'), (dict(), 'fp32'),
+    (dict(type='AmpOptimWrapper'), 'amp-fp16'),
+    (dict(type='AmpOptimWrapper', dtype='bfloat16'), 'amp-bf16'),
+    (dict(type='mmengine.AmpOptimWrapper', dtype='float16'), 'amp-fp16')])
+def test_run_info_records_the_precision(optim_wrapper, recorded):
+    assert precision(optim_wrapper) == recorded
+
+
+def test_run_info_records_the_evaluation_interpolation():
+    """The test pipeline's resize with its interpolation, the transform's default where the
+    config sets none (mmpretrain's ResizeEdge: bilinear)."""
+    cfg = load(CONFIGS / 'demo/cls-linear_vit-tiny-p8_tiny.py')
+    assert eval_resize(cfg) == [{'type': 'ResizeEdge', 'interpolation': 'bilinear'}]
+    cfg.test_dataloader.dataset.pipeline[1].interpolation = 'bicubic'
+    assert eval_resize(cfg) == [{'type': 'ResizeEdge', 'interpolation': 'bicubic'}]
+
+
+@pytest.mark.parametrize('path, differences', [
+    (CLS_FT, ['precision AMP fp16, recipe fp32']),
+    (BENCHMARKS / 'classification/mixedae-vit-base-p16_8xb2048-linear-coslr-90e_in1k.py',
+     ['evaluation resize bicubic, recipe bilinear']),
+    (DET_B, []), (SEG, [])], ids=lambda p: getattr(p, 'stem', ''))
+def test_configs_against_their_published_recipes(path, differences, tmp_path):
+    """What RunInfoHook records for each transfer config, run to its end on the recipe's
+    GPUs, against the recipe of its protocol: ViTDet's and mmseg's are matched; the
+    ImageNet configs train with AMP (MAE's main_finetune.py; mmpretrain: fp32) and
+    resize bicubic (MAE's main_linprobe.py; mmpretrain: bilinear)."""
+    cfg = load(path)
+    hold_recipe_batch(cfg, cfg.protocol.total_batch // cfg.train_dataloader.batch_size)
+    info = run_info(cfg)
+    run = tmp_path / '20240101_000000'
+    (run / 'vis_data').mkdir(parents=True)
+    (unit, length), = info['schedule'].items()
+    line = dict(lr=1e-4, time=1.0, iter=length, step=length,
+                **({'epoch': length} if unit == 'max_epochs' else {}))
+    (run / 'vis_data/scalars.json').write_text(json.dumps(line) + '\n')
+    (run / 'run_info.json').write_text(json.dumps(info))
+    recipe = load_published(ROOT / 'benchmarks/published_results.json').protocols[
+        info['protocol']].recipe
+    assert check_run(run, recipe, info['arch']).differences == differences
 
 
 # ------------------------------------------ per-rank randomness, exact under resume

@@ -9,7 +9,8 @@ Each WORK_DIR is a study root `ROOT/<method>/<task>/<timestamp>/` (see mixedae.t
 `--run mae:seg_ade20k=work_dirs/<cfg>/<timestamp>`, or its work_dir for the newest run) to
 the first WORK_DIR's study, or to a study of its own without WORK_DIR.
 Beside each study stand only the published references of the same protocol, backbone and
-pre-training length.
+pre-training length, and only for tasks whose run matched the protocol's recipe (batch,
+finished schedule, precision, evaluation resize); a row's note names each difference.
 Every measured value carries its bootstrap confidence interval and every delta its paired
 interval, from the per-sample results each evaluation keeps (`--resamples`, `--confidence`).
 Prints the table, writes results.{md,csv,tex} and two PNG plots, and prints their paths.

@@ -13,6 +13,14 @@ custom_hooks = [
     dict(type='RunInfoHook'),   # run_info.json: backbone and epochs, for the tables
 ]
 
+# The recipe's images per optimizer step: mmpretrain's MAE configs (ViT-B/L, 300-1600
+# epochs) train 8 GPUs x 512 = 4096 with lr 1.5e-4 x 4096 / 256 (their
+# auto_scale_lr.base_batch_size). tools/train.py (dist_train.sh, slurm_train.sh) holds it:
+# another world size x batch_size x accumulative_counts stops with an error naming both
+# numbers unless --cfg-options protocol.batch_mismatch=scale (lr x batch / 4096, epochs
+# kept) or =accumulate (mixedae/engine/recipe_batch.py).
+protocol = dict(name='mae-pretrain', total_batch=4096, batch_mismatch='error')
+
 # MAE's pipeline with a loader that names unreadable files (pipeline.0.skip_bad=True:
 # skip them with a counted warning instead of stopping).
 checked_pretrain_pipeline = [

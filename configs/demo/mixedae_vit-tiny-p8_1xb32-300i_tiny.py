@@ -51,3 +51,4 @@ log_processor = dict(by_epoch=False)
 randomness = dict(seed=0, diff_rank_seed=True)
 resume = False
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
+protocol = dict(name='tiny-demo', total_batch=None)   # toy schedule: no recipe batch to hold

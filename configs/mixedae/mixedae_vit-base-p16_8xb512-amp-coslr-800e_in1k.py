@@ -1,6 +1,7 @@
 # MixedAE ViT-B/16, 800 epochs, ImageNet-1K (mmpretrain layout under data/imagenet/),
-# 8 GPUs x 512 images = 4096 (lr 1.5e-4 x 4096 / 256; pass --auto-scale-lr for other
-# totals). Everything but the model is MAE's recipe, inherited from the MAE config.
+# 8 GPUs x 512 images = 4096 (lr 1.5e-4 x 4096 / 256; another total: --cfg-options
+# protocol.batch_mismatch=scale or =accumulate, ../_base_/pretrain_runtime.py).
+# Everything but the model is MAE's recipe, inherited from the MAE config.
 # Defaults and open questions: ../../README.md#mixedae-options and method.md.
 _base_ = '../mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
 

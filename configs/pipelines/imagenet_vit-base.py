@@ -1,8 +1,9 @@
 # The full study: MAE vs naive mixing vs MixedAE, ViT-B/16 pre-trained 800 epochs on
 # ImageNet-1K, then MAE's transfer protocols (method.md section 4): ImageNet fine-tuning and
 # linear probing, COCO Mask R-CNN (ViTDet-style), ADE20K UperNet; then the table against
-# the published numbers of the same protocols and pre-training length (at 800 epochs:
-# mmpretrain's MAE fine-tune 83.3 / linear 65.1; the ViTDet, mmseg and MAE-paper rows are
+# the published numbers of the same protocols, pre-training length and recipe (at 800
+# epochs none: mmpretrain's MAE fine-tune 83.3 / linear 65.1 are of another precision /
+# evaluation resize, docs/published.md; the ViTDet, mmseg and MAE-paper rows are
 # 1600-epoch ones, see imagenet_vit-base-1600e.py). Every transfer config is the same for
 # the three methods: only the pre-trained encoder differs. Each training/testing stage runs
 # on 8 GPUs (torchrun). Data: data/imagenet/, data/coco/, data/ade/ADEChallengeData2016/

@@ -1,11 +1,15 @@
-"""Hold a transfer recipe's total batch whatever the number of GPUs.
+"""Hold a recipe's total batch whatever the number of GPUs.
 
-A transfer config states what its recipe trains with and how to treat another batch::
+A pre-training or transfer config states what its recipe trains with and how to treat
+another batch::
 
     protocol = dict(name='vitdet-mask-rcnn',   # benchmarks/published_results.json
                     total_batch=64,            # images per optimizer step in the recipe
                     batch_mismatch='error')    # or 'scale' / 'accumulate'
     auto_scale_lr = dict(base_batch_size=64)   # mmengine's statement of the same number
+
+(the pre-training configs: ``name='mae-pretrain', total_batch=4096``, mmpretrain's MAE
+recipe, in ``configs/_base_/pretrain_runtime.py``).
 
 This run's batch is ``world size x train_dataloader.batch_size x
 optim_wrapper.accumulative_counts``. When it differs from ``total_batch``,
@@ -16,7 +20,10 @@ optim_wrapper.accumulative_counts``. When it differs from ``total_batch``,
 - ``'scale'``: the linear scaling rule (Goyal et al. 2017; MAE's ``lr = blr x batch /
   256``; detectron2's ``DefaultTrainer.auto_scale_workers``): lr x k and every
   iteration count of the schedule x 1/k, k = run batch / recipe batch, so that the run
-  sees as many images (epochs) as the recipe. Epoch-defined schedules keep their epochs.
+  sees as many images (epochs) as the recipe. Epoch-defined schedules keep their epochs,
+  and their epoch-based schedulers (MAE's 40-epoch warm-up and cosine, with
+  ``convert_to_iter_based``) are converted to iterations by mmengine from the run's own
+  epoch length: the same lr curve over epochs, x k.
 - ``'accumulate'``: the recipe's batch exactly, by gradient accumulation
   (``optim_wrapper.accumulative_counts``, mmengine): when the recipe batch is n times the
   run's, each optimizer step takes n micro-batches; the lr stays, and iteration counts

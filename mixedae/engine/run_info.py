@@ -10,17 +10,26 @@ these, and the config it dumps is Python (which the toolkit never executes), so
      "arch": "vit-base-p16",                     # model.backbone
      "schedule": {"max_iters": 184375},          # or {"max_epochs": 800}
      "batch": {"recipe_total_batch": 64, ...},   # protocol.applied (recipe_batch.py)
-     "weights": "work_dirs/.../mmdet.pth"}       # the backbone's checkpoint, or null
+     "weights": "work_dirs/.../mmdet.pth",       # the backbone's checkpoint, or null
+     "precision": "amp-fp16",                    # optim_wrapper: fp32 / amp-fp16 / amp-bf16
+     "eval_resize": [{"type": "Resize",          # the resizes of the test (else val)
+                      "interpolation": "bilinear"}]}   # pipeline, defaults filled in
+
+The tables compare the batch, the precision and the resize (and the logged length) with
+the published recipe of the protocol (``mixedae/tabulate/protocol_check.py``) and label a
+run whose backbone started from no weights as random initialisation.
 """
+import inspect
 import json
-import os
 from pathlib import Path
 from typing import Optional
 
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
+from mmengine.registry import HOOKS, TRANSFORMS, DefaultScope
+
+from ..atomic_write import write_atomically
 
 ARCH_NAMES = {'s': 'small', 'small': 'small', 'b': 'base', 'base': 'base', 'l': 'large',
               'large': 'large', 'h': 'huge', 'huge': 'huge'}
@@ -60,6 +69,47 @@ def backbone_weights(model: dict) -> Optional[str]:
     return model.get('pretrained') or None
 
 
+def precision(optim_wrapper: Optional[dict]) -> str:
+    """``fp32`` (mmengine's ``OptimWrapper``), ``amp-fp16`` / ``amp-bf16``
+    (``AmpOptimWrapper`` and its ``dtype``; None is float16), or another wrapper's name."""
+    optim_wrapper = optim_wrapper or {}
+    kind = optim_wrapper.get('type', 'OptimWrapper')
+    name = (kind if isinstance(kind, str) else kind.__name__).split('.')[-1]
+    if name == 'AmpOptimWrapper':
+        dtype = str(optim_wrapper.get('dtype') or 'float16').replace('torch.', '')
+        return {'float16': 'amp-fp16', 'bfloat16': 'amp-bf16'}.get(dtype, f'amp-{dtype}')
+    return 'fp32' if name == 'OptimWrapper' else name
+
+
+def default_argument(transform: str, key: str, scope: Optional[str]) -> Optional[str]:
+    """The default of ``key`` in the signature of the transform registered as
+    ``transform`` in ``scope`` (None if it is not found or has no such argument)."""
+    with DefaultScope.overwrite_default_scope(scope):
+        with TRANSFORMS.switch_scope_and_registry(None) as registry:
+            cls = registry.get(transform)
+    parameter = inspect.signature(cls).parameters.get(key) if cls else None
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return None
+    return parameter.default
+
+
+def eval_resize(cfg: Config) -> list[dict]:
+    """Every resize (a transform whose type names ``Resize``) of the test pipeline (else
+    the validation one) with its interpolation, the transform's default where the config
+    sets none (None where that is unknown); [] without such a pipeline or resize."""
+    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
+    dataset = loader.get('dataset') or {}
+    pipeline = dataset.get('pipeline') or (dataset.get('dataset') or {}).get('pipeline') or []
+    resizes = []
+    for step in pipeline:
+        kind = step.get('type') if isinstance(step, dict) else None
+        if isinstance(kind, str) and 'Resize' in kind:
+            interpolation = step.get('interpolation') or default_argument(
+                kind, 'interpolation', cfg.get('default_scope'))
+            resizes.append({'type': kind, 'interpolation': interpolation})
+    return resizes
+
+
 def run_info(cfg: Config) -> dict:
     """The facts of ``run_info.json`` for a (merged) config."""
     protocol = cfg.get('protocol') or {}
@@ -67,7 +117,8 @@ def run_info(cfg: Config) -> dict:
     return {'protocol': protocol.get('name'), 'arch': vit_arch(model.get('backbone') or {}),
             'schedule': schedule(cfg.get('train_cfg')),
             'batch': dict(protocol.get('applied') or {}),
-            'weights': backbone_weights(model)}
+            'weights': backbone_weights(model),
+            'precision': precision(cfg.get('optim_wrapper')), 'eval_resize': eval_resize(cfg)}
 
 
 @HOOKS.register_module()
@@ -79,7 +130,5 @@ class RunInfoHook(Hook):
     def before_run(self, runner) -> None:
         if not is_main_process():
             return
-        path = Path(runner.log_dir) / 'run_info.json'
-        tmp = path.with_suffix('.json.tmp')
-        tmp.write_text(json.dumps(run_info(runner.cfg), indent=1) + '\n')
-        os.replace(tmp, path)   # never half-written
+        write_atomically(Path(runner.log_dir) / 'run_info.json',
+                         json.dumps(run_info(runner.cfg), indent=1) + '\n')

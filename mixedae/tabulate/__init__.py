@@ -26,9 +26,12 @@ length of a finished epoch schedule come from the newest run that has train line
 Each study's measured rows (`measured (<schedules>)`, with `; weights FILE sha256:PREFIX`
 for a method the pipeline was given as a checkpoint) are followed by the published
 references of `benchmarks/published_results.json` that measured the same thing: same
-protocol as one of the row's tasks, same backbone, same pre-training length. They are
-labelled `published (<protocol>)`, or `derived (<protocol>)` where a paper's published
-delta was added to the reference of that same protocol. Missing values stay blank.
+protocol as one of the row's tasks, same backbone, same pre-training length, and a run of
+that task that matched the protocol's recipe (:mod:`.protocol_check`: total batch,
+finished schedule, precision, evaluation resize; the row's note names each difference).
+They are labelled `published (<protocol>)`, or `derived (<protocol>)` where a paper's
+published delta was added to the reference of that same protocol. Missing values stay
+blank.
 
 Runs made elsewhere (e.g. with mmseg's own `tools/train.py`: `work_dirs/<cfg>/<timestamp>/`)
 join a table one by one, `runs[method][task] = <run folder or work_dir>`: they take the

@@ -6,28 +6,36 @@ backbone (`arch`, e.g. `vit-base-p16`), pre-training epochs, values and `source`
 with `deltas` and `relative_to` gives the differences a paper reports against another
 method; its values are added to that method's reference of the *same* protocol, backbone
 and pre-training length and labelled `derived` (a delta is never carried to another
-protocol). A measured row gets a reference beside it only where one of its tasks ran that
-reference's protocol on a backbone of the same architecture and pre-training length
+protocol). A protocol with references states its `recipe` (:mod:`.recipe`). A measured
+row gets a reference beside it only where one of its tasks ran that reference's protocol
+on a backbone of the same architecture and pre-training length, and that task's run
+matched the recipe (:mod:`.protocol_check`); the row's note names each difference
 (`matching_references`).
 """
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from ..study import TASKS
+from .protocol_check import Verdict, check_run
+from .recipe import Recipe, read_recipe
 from .rows import METRICS, Row, TabulateError
 
 METRIC_TASK = {m.name: m.task for m in METRICS}
 ENTRY_KEYS = {'method', 'protocol', 'arch', 'pretrain_epochs', 'values', 'deltas',
               'relative_to', 'source', 'note'}
+PROTOCOL_KEYS = {'task', 'title', 'recipe', 'not_checked'}
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """A transfer recipe as one codebase ran it; `task` is one of collect.TASKS or ''."""
+    """A transfer recipe as one codebase ran it; `task` is one of collect.TASKS or ''.
+    `recipe`: the facts a run must share with it (None: no recipe given)."""
     id: str
     task: str
     title: str
+    recipe: Optional[Recipe] = field(default=None, compare=False)
 
 
 @dataclass
@@ -44,11 +52,20 @@ def fail(path: Path, where: str, message: str) -> TabulateError:
 def read_protocols(path: Path, data: dict) -> dict[str, Protocol]:
     protocols = {}
     for pid, entry in data.get('protocols', {}).items():
+        unknown = sorted(set(entry) - PROTOCOL_KEYS)
+        if unknown:
+            raise fail(path, f'protocols.{pid}', f'unknown key(s) {unknown}')
         task = entry.get('task', '')
         if task and task not in TASKS:
             raise fail(path, f'protocols.{pid}.task', f'unknown task {task!r} '
                        f'(known: {", ".join(TASKS)})')
-        protocols[pid] = Protocol(pid, task, entry.get('title', pid))
+        recipe = None
+        if 'recipe' in entry or 'not_checked' in entry:
+            try:
+                recipe = read_recipe(entry.get('recipe', {}), entry.get('not_checked', {}))
+            except ValueError as e:
+                raise fail(path, f'protocols.{pid}', str(e)) from None
+        protocols[pid] = Protocol(pid, task, entry.get('title', pid), recipe)
     return protocols
 
 
@@ -117,6 +134,11 @@ def load_published(path: Path) -> Published:
         row.digits = decimals(row.values)
         rows.setdefault(reference_key(row), row)
         references.append(row)
+    for pid in dict.fromkeys(next(iter(r.protocols.values())) for r in references):
+        if protocols[pid].recipe is None:
+            raise fail(path, f'protocols.{pid}', 'has published references but no "recipe" '
+                       '(the facts a run must share with it, each with its source; '
+                       '"not_checked" names those no source states)')
     return Published(protocols, references)
 
 
@@ -131,12 +153,44 @@ def matches(reference: Row, row: Row) -> list[str]:
             if row.protocols.get(task) == pid]
 
 
+def add_note(row: Row, text: str) -> None:
+    """Append `text` to the row's note (once)."""
+    if text and text not in row.note:
+        row.note = f'{row.note}. {text}' if row.note else text
+
+
+def task_run(row: Row, task: str) -> Optional[Path]:
+    """The run a task's metrics came from (the first seed's, with seeds)."""
+    return next((found[0].run for m in METRICS if m.task == task
+                 and (found := row.evidence.get(m.name))), None)
+
+
+def recipe_verdicts(measured: list[Row], published: Published) -> dict[tuple[int, str], Verdict]:
+    """For each task of a measured row that some reference matches by protocol, backbone
+    and pre-training length: its run against the protocol's recipe (keyed by
+    (id(row), task)); each verdict is also added to its row's note."""
+    verdicts: dict[tuple[int, str], Verdict] = {}
+    for ref in published.references:
+        for row in measured:
+            for task in matches(ref, row):
+                if (id(row), task) in verdicts:
+                    continue
+                recipe = published.protocols[row.protocols[task]].recipe
+                verdicts[id(row), task] = check_run(task_run(row, task), recipe, ref.arch)
+                add_note(row, verdicts[id(row), task].note(task))
+    return verdicts
+
+
 def matching_references(measured: list[Row], published: Published) -> list[Row]:
     """The references that belong beside some of `measured`, each noting which rows and
-    tasks it matches; in the file's order."""
+    tasks it matches; in the file's order. A task whose run differs from the protocol's
+    recipe gets none, and its row's note names the differences (or what could not be
+    verified)."""
+    verdicts = recipe_verdicts(measured, published)
     found = []
     for ref in published.references:
-        hits = [f'{row.method} {task}' for row in measured for task in matches(ref, row)]
+        hits = [f'{row.method} {task}' for row in measured for task in matches(ref, row)
+                if not verdicts[id(row), task].differences]
         if hits:
             pid = next(iter(ref.protocols.values()))
             found.append(Row(ref.method, f'{ref.provenance} ({pid})', ref.values,

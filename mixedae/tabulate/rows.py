@@ -1,5 +1,6 @@
 """The table's vocabulary: its columns (:data:`METRICS`), its rows and its error."""
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 

@@ -15,33 +15,66 @@ from ..process import StageError
 from .base import Attempt, Context, Stage
 
 RECIPE_WORLD = re.compile(r'_(\d+)xb(\d+)')   # OpenMMLab's name of N processes x B images
+BATCH = 'train_dataloader.batch_size'
 
 
 @functools.lru_cache
-def config_batch_size(config: Path) -> int:
-    return Config.fromfile(str(config)).train_dataloader.batch_size
+def config_batch(config: Path) -> tuple[int, int, Optional[int], str]:
+    """The config's per-process batch, accumulative counts, ``protocol.total_batch``
+    and ``protocol.batch_mismatch``."""
+    cfg = Config.fromfile(str(config))
+    protocol = cfg.get('protocol') or {}
+    return (cfg.train_dataloader.batch_size,
+            (cfg.get('optim_wrapper') or {}).get('accumulative_counts', 1),
+            protocol.get('total_batch'), protocol.get('batch_mismatch', 'error'))
+
+
+def recipe_processes(config: Path, options: dict) -> Optional[int]:
+    """The number of processes the recipe was written for: ``protocol.total_batch`` (the
+    number ``tools/train.py`` holds, mixedae/engine/recipe_batch.py) over the config's
+    ``batch_size x accumulative_counts``; for a config without it, N of a name
+    ``..._NxbB_...``. None where neither tells, or where ``protocol.batch_mismatch`` is
+    ``scale`` / ``accumulate`` (the launch then treats another batch as asked).
+
+    Raises:
+        ValueError: ``protocol.total_batch`` is not a multiple of that product.
+    """
+    batch, accumulate, total, mode = config_batch(config)
+    total = options.get('protocol.total_batch', total)
+    accumulate = options.get('optim_wrapper.accumulative_counts', accumulate)
+    if total is None:
+        match = RECIPE_WORLD.search(config.name)
+        return int(match[1]) if match else None
+    if options.get('protocol.batch_mismatch', mode) != 'error':
+        return None
+    if total % (batch * accumulate):
+        raise ValueError(f'{config}: protocol.total_batch={total} is not a multiple of '
+                         f'train_dataloader.batch_size x accumulative_counts = '
+                         f'{batch} x {accumulate}')
+    return total // (batch * accumulate)
 
 
 def total_batch_options(config: Path, options: dict, world: int) -> dict:
     """``train_dataloader.batch_size`` keeping the recipe's total batch on ``world > 1``
-    processes: a config named ``..._8xb512_...`` was written for 8 processes of its batch
-    size (512, or what ``options`` sets); on 32 processes each takes 128. Nothing for one
-    process (it keeps the config's batch), a config whose name gives no process count, or
-    as many processes as the recipe's.
+    processes: the recipe's batch per process (512, or what ``options`` sets) times its
+    processes (:func:`recipe_processes`: 4096 / 512 = 8 for MAE's pre-training) over
+    ``world``; on 32 processes each takes 128. Nothing for one process (it keeps the
+    config's batch), a recipe of unknown processes, or as many processes as the recipe's.
 
     Raises:
         ValueError: the total batch is not a multiple of ``world``.
     """
-    match = RECIPE_WORLD.search(config.name)
-    if world == 1 or match is None or int(match[1]) == world:
+    if world == 1:   # before reading the config (a dry run imports no model library)
         return {}
-    key = 'train_dataloader.batch_size'
-    batch = options[key] if key in options else config_batch_size(config)
-    total = int(match[1]) * batch
+    processes = recipe_processes(config, options)
+    if processes is None or processes == world:
+        return {}
+    batch = options.get(BATCH, config_batch(config)[0])
+    total = processes * batch
     if total % world:
-        raise ValueError(f'{config}: the total batch {total} ({match[1]} x {batch}) is not '
+        raise ValueError(f'{config}: the total batch {total} ({processes} x {batch}) is not '
                          f'a multiple of {world} processes')
-    return {key: total // world}
+    return {BATCH: total // world}
 
 
 @dataclass
