@@ -64,8 +64,8 @@ if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
   # torch >= 2.10 headers require C++20; mmcv 2.1.0 hard-codes -std=c++17 (mmcv#3341).
   sed -i 's/c++17/c++20/g' "$SRC/setup.py"
   grep -q 'c++20' "$SRC/setup.py" || die "could not patch mmcv setup.py to C++20"
-  # No debug information (-g0 after Python's -g): the ops are the same, the compile takes
-  # about 2.6x less CPU (40 s -> 15 s for nms.cpp here) and the wheel is a fraction of the size.
+  # No debug information (-g0 after Python's -g): the same ops, 1.75x less compile CPU
+  # (six op files, interleaved: 189 s -> 108 s here) and a 2 MB wheel instead of 32 MB.
   CFLAGS="${CFLAGS:-} -g0" MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
     "$PY" -m pip wheel --disable-pip-version-check -q --no-build-isolation --no-deps \
       --no-cache-dir "$SRC" -w "$BUILD/dist"
