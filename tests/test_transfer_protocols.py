@@ -213,10 +213,12 @@ def test_run_info_names_protocol_backbone_and_schedule(tmp_path):
     assert info['batch']['accumulative_counts'] == 2
     assert info['precision'] == 'amp-fp16'
     assert info['eval_resize'] == [{'type': 'mmdet.Resize', 'interpolation': 'bilinear'}]
+    assert info['weights'] == cfg.model.backbone.init_cfg.checkpoint   # pre-trained weights
     pretrain = load(CONFIGS / 'mae/mae_vit-large-p16_8xb512-amp-coslr-1600e_in1k.py')
     assert run_info(pretrain) == {'protocol': 'mae-pretrain', 'arch': 'vit-large-p16',
                                   'schedule': {'max_epochs': 1600}, 'batch': {},
-                                  'precision': 'amp-fp16', 'eval_resize': []}
+                                  'weights': None, 'precision': 'amp-fp16',
+                                  'eval_resize': []}
     runner = argparse.Namespace(cfg=cfg, log_dir=str(tmp_path))
     RunInfoHook().before_run(runner)
     assert json.loads((tmp_path / 'run_info.json').read_text()) == json.loads(json.dumps(info))
