@@ -55,7 +55,7 @@ def attempt(stage: Stage, ctx: Context, decision: Decision, on_line: LineSink,
     resume = decision.action == 'resume'
     with open(stage.log, 'a' if resume else 'w') as log:
         if resume:
-            was = 'interrupted' if decision.resume_from == 'running' else decision.resume_from
+            was = 'interrupted' if decision.reason == 'running' else decision.reason
             log.write(f'\n=== resuming the {was} attempt '
                       f'({time.strftime("%Y-%m-%d %H:%M:%S")}) ===\n')
         try:

@@ -24,15 +24,15 @@ from .spec import PipelineConfigError, PipelineSpec, TaskSpec, matches
 from .stages import (Context, ConvertStage, CostStage, PrepareTinyDatasets, ReportStage,
                      Stage, TabulateStage, TrainStage)
 
+
 @dataclass(frozen=True)
 class Decision:
-    """What to do with a stage now: run it afresh, resume an interrupted attempt with the
-    same signature (``resume_from``: ``running`` or ``failed``), skip it (up to date), or
-    leave it blocked (a stage it needs has no outputs, or an input is missing)."""
+    """What to do with a stage now: ``run`` it afresh, ``resume`` an attempt with the same
+    signature (``reason``: it was ``running`` or ``failed``), ``skip`` it (up to date), or
+    leave it ``blocked`` (a stage it needs has no outputs, or an input is missing)."""
     action: str
     reason: str = ''
     signature: Optional[dict] = None
-    resume_from: Optional[str] = None
 
 
 def is_up_to_date(state: Optional[dict], signature: dict) -> bool:
@@ -88,7 +88,7 @@ class Plan:
         if not force and is_up_to_date(state, signature):
             return Decision('skip', 'up to date', signature)
         if not force and can_resume(state, signature):
-            return Decision('resume', state['status'], signature, state['status'])
+            return Decision('resume', state['status'], signature)
         return Decision('run', '', signature)
 
 
