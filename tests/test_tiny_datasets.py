@@ -9,8 +9,8 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from mixedae.data import (COCO_CLASSES, imagenet_class_names, make_tiny_ade20k, make_tiny_coco,
-                          make_tiny_imagenet, render_scene)
+from mixedae.data import (COCO_CLASSES, SHAPES, imagenet_class_names, make_tiny_ade20k,
+                          make_tiny_coco, make_tiny_imagenet, object_hues, render_scene)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,11 +33,19 @@ def cli():
     return load_cli()
 
 
+# the generators' own defaults, spelled out for the CLI (whose defaults are the demo's)
+SMALL = ['--imagenet-classes', '4', '--imagenet-train', '16', '--imagenet-val', '4',
+         '--coco-train', '16', '--coco-val', '8', '--coco-size', '128',
+         '--ade-train', '16', '--ade-val', '8', '--ade-size', '128', '--max-objects', '4',
+         '--scene-radius', '0.08', '0.2', '--scene-hue-classes', 'none',
+         '--ade-background', 'ignore']
+
+
 @pytest.fixture(scope='module')
 def tiny_root(cli, tmp_path_factory) -> Path:
-    """All three datasets at default sizes, written by the CLI with seed 0."""
+    """All three datasets at the generators' default sizes, written by the CLI (seed 0)."""
     root = tmp_path_factory.mktemp('data') / 'tiny'
-    assert cli.main(['--out', str(root), '--seed', '0']) == 0
+    assert cli.main(['--out', str(root), '--seed', '0', *SMALL]) == 0
     return root
 
 
@@ -173,6 +181,81 @@ def test_ade20k_layout_loads_and_gt_gets_perfect_miou(tiny_root):
     assert results['mIoU'] == pytest.approx(100.0) and results['aAcc'] == pytest.approx(100.0)
 
 
+def test_demo_ade20k_labels_the_background_and_loads_with_the_demo_classes(tmp_path):
+    """The demo's ADE set (background labelled, hues by shape) through the demo config's
+    dataset settings: every pixel is one of its four classes, and GT scores 100 mIoU."""
+    from mmengine.config import Config
+    from mmengine.structures import PixelData
+    from mmseg.datasets import ADE20KDataset
+    from mmseg.evaluation import IoUMetric
+    make_tiny_ade20k(tmp_path / 'ade', seed=0, num_train=1, num_val=6, size=64, max_objects=3,
+                     label_background=True, radius_range=(0.15, 0.3), object_classes=3,
+                     hue_jitter=40.)
+    demo = Config.fromfile(str(REPO / 'configs/demo/seg-ade20k_vit-tiny-p8_tiny.py'))
+    classes = demo.val_dataloader.dataset.metainfo['classes']
+    assert len(classes) == 1 + len(SHAPES) == demo.model.decode_head.num_classes
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', reduce_zero_label=True), dict(type='PackSegInputs')]
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        val = ADE20KDataset(data_root=str(tmp_path / 'ade/ADEChallengeData2016'),
+                            metainfo=dict(classes=classes), pipeline=pipeline,
+                            data_prefix=dict(img_path='images/validation',
+                                             seg_map_path='annotations/validation'))
+        packed = [val[i] for i in range(len(val))]
+    metric = IoUMetric(iou_metrics=['mIoU'])
+    metric.dataset_meta = val.metainfo
+    seen = set()
+    for item in packed:
+        sample = item['data_samples']
+        gt = sample.gt_sem_seg.data  # 0 = background ("wall"), 1..3 = the shapes
+        seen |= set(gt.unique().tolist())
+        sample.pred_sem_seg = PixelData(data=gt.clone())
+        metric.process({}, [sample.to_dict()])
+    assert seen == {0, 1, 2, 3}
+    assert metric.evaluate(len(packed))['mIoU'] == pytest.approx(100.0)
+
+
+def test_scene_hues_follow_the_shape_bands():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        kinds = rng.integers(0, len(SHAPES), size=3).tolist()
+        hues = object_hues(rng, kinds, 3, 40.)
+        scene = render_scene(rng, 64, kinds, hues, radius_range=(0.15, 0.3))
+        hsv = cv2.cvtColor(scene.image, cv2.COLOR_BGR2HSV).astype(float)
+        for kind, mask in zip(scene.kinds, scene.masks):
+            hue = np.median(hsv[..., 0][mask])
+            assert abs((hue - kind * 60 + 90) % 180 - 90) <= 40 + 3, (kind, hue)
+    # 16 classes: a shape takes the hues of its classes (c % 3 == shape), one per object
+    hues = object_hues(np.random.default_rng(1), [1] * 200, 16, 0.)
+    assert set(np.round(hues, 2)) == {c * 180 / 16 for c in range(1, 16, 3)}
+    assert object_hues(rng, [0, 1], None, 40.) is None
+    with pytest.raises(ValueError, match='at least 3 classes'):
+        object_hues(rng, [0, 1], 2, 40.)
+
+
+def test_demo_datasets_fit_the_demo_configs(cli):
+    """The CLI's defaults (the demo's datasets) are what configs/demo/* are set up for."""
+    from mmengine.config import Config
+    args = cli.parse_args([])
+    demo = {name: Config.fromfile(str(REPO / 'configs/demo' / f'{name}_vit-tiny-p8_tiny.py'))
+            for name in ('cls-finetune', 'cls-linear', 'det-coco', 'seg-ade20k')}
+    for name in ('cls-finetune', 'cls-linear'):
+        assert demo[name].model.head.num_classes == args.imagenet_classes, name
+        assert demo[name].model.backbone.img_size == args.imagenet_size, name
+    assert demo['det-coco'].image_size == (args.coco_size, ) * 2
+    assert demo['det-coco'].metainfo['classes'] == COCO_CLASSES
+    assert demo['seg-ade20k'].crop_size == (args.ade_size, ) * 2
+    assert args.ade_background == 'label'
+    assert len(demo['seg-ade20k'].metainfo['classes']) == 1 + len(SHAPES)
+    assert (args.imagenet_train * args.imagenet_classes, args.imagenet_val *
+            args.imagenet_classes, args.coco_val, args.ade_val) == (1024, 512, 256, 256)
+
+
+def test_cli_rejects_an_empty_radius_range(cli, tmp_path):
+    with pytest.raises(SystemExit, match='--scene-radius MIN 0.3 > MAX 0.1'):
+        cli.main(['--out', str(tmp_path), '--which', 'coco', '--scene-radius', '0.3', '0.1'])
+
+
 def test_cli_refuses_to_overwrite_without_force(cli, tmp_path, capsys):
     args = ['--out', str(tmp_path), '--which', 'coco', '--coco-train', '1', '--coco-val', '1',
             '--coco-size', '32']
@@ -188,7 +271,7 @@ def test_cli_refuses_to_overwrite_without_force(cli, tmp_path, capsys):
 
 
 def test_cli_interrupted_run_leaves_nothing(cli, tmp_path, monkeypatch):
-    def interrupted(root, *args):
+    def interrupted(root, *args, **kwargs):
         (root / 'half-written.json').write_text('{')
         raise KeyboardInterrupt
 

@@ -389,14 +389,17 @@ def test_ade20k_label_values_outside_the_classes_are_named(split, ade_root):
     folder = 'training' if split == 'train' else 'validation'
     label = sorted((ade_root / 'annotations' / folder).glob('*.png'))[0]
     index = index_of(dataset, 'seg_map_path', label)
-    write_label_values(label, [0, 150, 255])               # ignored, last class, ignored
+    # the demo's four classes of ADE20K's 150 (metainfo): mmseg maps ADE20K's other ids
+    # to 255 (ignored); values that are no ADE20K id are named
+    write_label_values(label, [0, 4, 150, 255])        # ignored, a class, ignored, ignored
     check_hook(cfg).before_test(SimpleNamespace(test_dataloader=SimpleNamespace(
-        dataset=dataset)))                                  # binds the 150 classes
+        dataset=dataset)))                                  # binds the 4 classes
     dataset[index]
     write_label_values(label, [151, 200])
     with pytest.raises(BadImageError, match=re.escape(
             f'{label}: label values 151, 200 are not among the 150 classes (valid: 0..150, '
-            '0 and 255 ignored (reduce_zero_label))')):
+            '0 and 255 ignored (reduce_zero_label); the ids of classes outside the 4 of '
+            'metainfo are ignored)')):
         dataset[index]
     write_label_values(label, [300], dtype=np.uint16)      # a 16-bit map: mmseg wraps 300
     with pytest.raises(BadImageError, match=re.escape(f'{label}: 16-bit label map')):

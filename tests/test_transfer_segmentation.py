@@ -49,13 +49,15 @@ def test_backbone_loads_a_pretraining_checkpoint_in_mmseg(tmp_path):
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
     backbone.init_weights()
     loaded = backbone.state_dict()
-    expected_pos = resize_pos_embed(state['backbone.pos_embed'], (4, 4), (16, 16))
+    size = cfg.model.backbone.img_size                     # the demo's crop (64 px)
+    grid = size // cfg.model.backbone.patch_size
+    expected_pos = resize_pos_embed(state['backbone.pos_embed'], (4, 4), (grid, grid))
     torch.testing.assert_close(loaded.pop('pos_embed'), expected_pos)
     for name, value in loaded.items():
         torch.testing.assert_close(value, state['backbone.' + name], msg=name)
         assert not torch.equal(value, before[name]), name
-    feats = backbone(torch.randn(1, 3, 128, 128))
-    assert [f.shape for f in feats] == [(1, 64, 16, 16)] * 4
+    feats = backbone(torch.randn(1, 3, size, size))
+    assert [f.shape for f in feats] == [(1, 64, grid, grid)] * 4
 
 
 def test_mmseg_mae_resizes_relative_position_tables(tmp_path):

@@ -15,9 +15,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
-from mixedae.data import make_tiny_ade20k, make_tiny_coco, make_tiny_imagenet
+from mixedae.data import SHAPES, make_tiny_ade20k, make_tiny_coco, make_tiny_imagenet
+from mixedae.data.scenes import HUE_JITTER
 from mixedae.study.layout import TINY_DATASETS as FOLDERS
 
 
@@ -32,37 +33,77 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 positive_int, image_side = int_at_least(1), int_at_least(16)
 
 
+def int_or_none(minimum: int) -> Callable[[str], Optional[int]]:
+    parse_int = int_at_least(minimum)
+    return lambda text: None if text.lower() == 'none' else parse_int(text)
+
+
+def float_in(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f'expected a number in [{low}, {high}], got {text}')
+        return value
+    return parse
+
+
+non_negative, fraction = float_in(0., float('inf')), float_in(0., 0.5)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', type=Path, default=Path('data/tiny'), help='output folder')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--which', nargs='+', choices=list(FOLDERS), default=list(FOLDERS))
     parser.add_argument('--force', action='store_true', help='replace non-empty dataset folders')
-    size = parser.add_argument_group('sizes')
-    size.add_argument('--imagenet-classes', type=positive_int, default=4)
-    size.add_argument('--imagenet-train', type=positive_int, default=16, help='per class')
-    size.add_argument('--imagenet-val', type=positive_int, default=4, help='per class')
+    # The defaults are the demo's datasets (configs/pipelines/demo.py makes them with
+    # --out and --seed only): configs/demo/* are set up for these sizes and classes.
+    size = parser.add_argument_group('sizes (defaults: the demo\'s)')
+    size.add_argument('--imagenet-classes', type=positive_int, default=16)
+    size.add_argument('--imagenet-train', type=positive_int, default=64, help='per class')
+    size.add_argument('--imagenet-val', type=positive_int, default=32, help='per class')
     size.add_argument('--imagenet-size', type=image_side, default=32, help='image side (px)')
-    size.add_argument('--coco-train', type=positive_int, default=16)
-    size.add_argument('--coco-val', type=positive_int, default=8)
-    size.add_argument('--coco-size', type=image_side, default=128)
-    size.add_argument('--ade-train', type=positive_int, default=16)
-    size.add_argument('--ade-val', type=positive_int, default=8)
-    size.add_argument('--ade-size', type=image_side, default=128)
-    size.add_argument('--max-objects', type=positive_int, default=4, help='per COCO/ADE scene')
+    size.add_argument('--coco-train', type=positive_int, default=128)
+    size.add_argument('--coco-val', type=positive_int, default=256)
+    size.add_argument('--coco-size', type=image_side, default=64)
+    size.add_argument('--ade-train', type=positive_int, default=128)
+    size.add_argument('--ade-val', type=positive_int, default=256)
+    size.add_argument('--ade-size', type=image_side, default=64)
+    look = parser.add_argument_group('difficulty (defaults: the demo\'s)')
+    look.add_argument('--imagenet-hue-jitter', type=non_negative, default=HUE_JITTER,
+                      help='+- hue around a class\'s hue (OpenCV units, 180 per turn)')
+    look.add_argument('--max-objects', type=positive_int, default=3, help='per COCO/ADE scene')
+    look.add_argument('--scene-radius', type=fraction, nargs=2, default=(0.15, 0.3),
+                      metavar=('MIN', 'MAX'), help='COCO/ADE object radius / image side')
+    look.add_argument('--scene-hue-classes', type=int_or_none(len(SHAPES)), default=len(SHAPES),
+                      help='COCO/ADE objects take the hues of a tiny-ImageNet class set of '
+                      'this many classes (3: one hue band per shape); "none": random hues, '
+                      'only the outline tells the class')
+    look.add_argument('--scene-hue-jitter', type=non_negative, default=40.0,
+                      help='+- hue around a scene object\'s class hue (40 with 3 classes: '
+                      'neighbouring bands overlap by 20)')
+    look.add_argument('--ade-background', choices=('label', 'ignore'), default='label',
+                      help='the ADE background: a class (label 1) or "other" (0, ignored)')
     return parser.parse_args(argv)
 
 
 def dataset_writers(args: argparse.Namespace) -> dict[str, Callable[[Path], dict]]:
     """Name -> function writing that dataset into a given folder."""
+    lo, hi = args.scene_radius
+    if lo > hi:
+        raise SystemExit(f'error: --scene-radius MIN {lo} > MAX {hi}')
+    scene = dict(radius_range=(lo, hi), object_classes=args.scene_hue_classes,
+                 hue_jitter=args.scene_hue_jitter)
     return {
         'imagenet': lambda root: make_tiny_imagenet(
             root, args.seed, args.imagenet_classes, args.imagenet_train, args.imagenet_val,
-            args.imagenet_size),
+            args.imagenet_size, args.imagenet_hue_jitter),
         'coco': lambda root: make_tiny_coco(
-            root, args.seed, args.coco_train, args.coco_val, args.coco_size, args.max_objects),
+            root, args.seed, args.coco_train, args.coco_val, args.coco_size, args.max_objects,
+            **scene),
         'ade20k': lambda root: make_tiny_ade20k(
-            root, args.seed, args.ade_train, args.ade_val, args.ade_size, args.max_objects),
+            root, args.seed, args.ade_train, args.ade_val, args.ade_size, args.max_objects,
+            label_background=args.ade_background == 'label', **scene),
     }
 
 

@@ -188,19 +188,27 @@ class CheckedLoadAnnotations(SkipBadFiles, LoadAnnotations):
 
     def label_value_problem(self, results: dict) -> str:
         """Label values that are neither a class nor the ignore value ('' if none),
-        reported as they are in the file."""
+        reported as they are in the file.
+
+        With a ``label_map`` (``metainfo`` chose some of the dataset class's classes, e.g.
+        the demo's four of ADE20K's 150) mmseg has mapped the chosen ids to 0..n-1 and the
+        dataset's other ids to 255: what is left is no id of the dataset at all."""
         seg, classes = results['gt_seg_map'], self.num_classes
         if classes is None or int(seg.max()) < classes:
             return ''
         bad = np.unique(seg[(seg >= classes) & (seg != IGNORE_LABEL)])
         if not bad.size:
             return ''
-        shift = 1 if self.reduce_zero_label and results.get('label_map') is None else 0
-        valid = (f'0..{classes}, 0 and 255 ignored (reduce_zero_label)' if shift
-                 else f'0..{classes - 1}, 255 ignored')
+        shift = 1 if self.reduce_zero_label else 0   # mmseg reduces before it maps
+        label_map = results.get('label_map')
+        ids = len(label_map) if label_map else classes
+        valid = (f'0..{ids}, 0 and 255 ignored (reduce_zero_label)' if shift
+                 else f'0..{ids - 1}, 255 ignored')
+        if label_map:
+            valid += f'; the ids of classes outside the {classes} of metainfo are ignored'
         shown = ', '.join(str(int(v) + shift) for v in bad[:10])
         return (f'label values {shown}{", ..." if bad.size > 10 else ""} are not among the '
-                f'{classes} classes (valid: {valid})')
+                f'{ids} classes (valid: {valid})')
 
 
 @DET_TRANSFORMS.register_module(name='CheckedLoadAnnotations')

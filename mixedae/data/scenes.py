@@ -23,6 +23,8 @@ CIRCLE_VERTICES = 32
 PLACEMENT_TRIES = 50
 GAP = 2.0  # minimum free pixels between the bounding circles of two objects
 NOISE_STD = 6.0
+RADIUS_RANGE = (0.08, 0.2)  # default object radius, as a fraction of the image side
+HUE_JITTER = 8.0  # +- hue (OpenCV units, 180 per turn) around a class hue
 JPEG_QUALITY = 95
 PNG_COMPRESSION = 3
 
@@ -88,7 +90,7 @@ def rasterize(polygon: np.ndarray, size: int) -> np.ndarray:
 
 def render_scene(rng: np.random.Generator, size: int, kinds: Sequence[int],
                  hues: Sequence[float] | None = None,
-                 radius_range: tuple[float, float] = (0.08, 0.2)) -> Scene:
+                 radius_range: tuple[float, float] = RADIUS_RANGE) -> Scene:
     """Draw one object per entry of ``kinds`` (those that fit) on a size x size background.
 
     ``hues`` fixes each object's hue (OpenCV units, [0, 180)); by default hues are random.
@@ -109,6 +111,33 @@ def render_scene(rng: np.random.Generator, size: int, kinds: Sequence[int],
                  kinds=tuple(int(k) for k in kinds[:len(circles)]),
                  polygons=tuple(polygons),
                  masks=np.array(masks, dtype=bool).reshape(len(masks), size, size))
+
+
+def class_hue(label: int, num_classes: int) -> float:
+    """Hue centre (OpenCV units, [0, 180)) of class ``label`` of ``num_classes``: the tiny
+    ImageNet's class signature is ``SHAPES[label % len(SHAPES)]`` in this hue."""
+    return label * 180.0 / num_classes
+
+
+def object_hues(rng: np.random.Generator, kinds: Sequence[int], num_classes: int | None,
+                jitter: float = HUE_JITTER) -> list[float] | None:
+    """Hues for scene objects drawn as instances of a tiny-ImageNet-style class set of
+    ``num_classes`` (class ``c``: ``SHAPES[c % len(SHAPES)]`` in hue ``class_hue(c)`` +-
+    ``jitter``): an object of shape ``k`` is one of the classes of that shape, uniformly.
+    With ``num_classes=len(SHAPES)`` every shape has one hue band; a ``jitter`` beyond
+    ``90 / num_classes`` makes neighbouring bands overlap, so that colour narrows the class
+    down and the outline decides. ``None`` (random hues: the outline alone tells the class)
+    for ``num_classes=None``; draws nothing from ``rng`` then."""
+    if num_classes is None:
+        return None
+    if num_classes < len(SHAPES):
+        raise ValueError(f'object_classes={num_classes}: at least {len(SHAPES)} classes are '
+                         f'needed to give each of the shapes {SHAPES} a hue')
+    hues = []
+    for kind in kinds:
+        label = int(rng.choice(np.arange(kind, num_classes, len(SHAPES))))
+        hues.append(class_hue(label, num_classes) + float(rng.uniform(-jitter, jitter)))
+    return hues
 
 
 def write_image(path: Path, image: np.ndarray) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .scenes import SHAPES, Scene, render_scene, write_image
+from .scenes import (HUE_JITTER, RADIUS_RANGE, SHAPES, Scene, object_hues, render_scene,
+                     write_image)
 
 COCO_CLASSES: tuple[str, ...] = SHAPES  # category id = index + 1
 SPLITS = ('train2017', 'val2017')
@@ -47,14 +48,17 @@ def scene_annotations(scene: Scene, image_id: int, first_id: int) -> list[dict]:
 
 
 def write_split(root: Path, split: int, seed: int, num_images: int, size: int,
-                max_objects: int) -> dict[str, int]:
+                max_objects: int, *, radius_range: tuple[float, float] = RADIUS_RANGE,
+                object_classes: int | None = None,
+                hue_jitter: float = HUE_JITTER) -> dict[str, int]:
     """Write one split's images and annotation json; returns image and instance counts."""
     rng = np.random.default_rng([seed, SEED_KEY, split])
     images, annotations = [], []
     for i in range(num_images):
         image_id = split * IMAGE_ID_BASE + i + 1
         kinds = rng.integers(0, len(COCO_CLASSES), size=int(rng.integers(1, max_objects + 1)))
-        scene = render_scene(rng, size, kinds.tolist())
+        hues = object_hues(rng, kinds.tolist(), object_classes, hue_jitter)
+        scene = render_scene(rng, size, kinds.tolist(), hues, radius_range=radius_range)
         file_name = f'{image_id:012d}.jpg'
         write_image(root / SPLITS[split] / file_name, scene.image)
         images.append({'id': image_id, 'file_name': file_name, 'height': size, 'width': size,
@@ -71,8 +75,16 @@ def write_split(root: Path, split: int, seed: int, num_images: int, size: int,
 
 
 def make_tiny_coco(root: Path, seed: int = 0, num_train: int = 16, num_val: int = 8,
-                   size: int = 128, max_objects: int = 4) -> dict[str, dict[str, int]]:
-    """Write the dataset into ``root``; returns counts per split."""
+                   size: int = 128, max_objects: int = 4, *,
+                   radius_range: tuple[float, float] = RADIUS_RANGE,
+                   object_classes: int | None = None,
+                   hue_jitter: float = HUE_JITTER) -> dict[str, dict[str, int]]:
+    """Write the dataset into ``root``; returns counts per split.
+
+    ``radius_range``, ``object_classes`` and ``hue_jitter``: see ``scenes.render_scene`` and
+    ``scenes.object_hues`` (default: random hues, the shape alone tells the category)."""
     counts = (num_train, num_val)
-    return {name: write_split(Path(root), split, seed, counts[split], size, max_objects)
+    return {name: write_split(Path(root), split, seed, counts[split], size, max_objects,
+                              radius_range=radius_range, object_classes=object_classes,
+                              hue_jitter=hue_jitter)
             for split, name in enumerate(SPLITS)}
