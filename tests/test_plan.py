@@ -21,7 +21,7 @@ from mixedae.pipeline.process import StageError
 from mixedae.pipeline.slurm import (JobInfo, SlurmError, SlurmExecutor, StageJob,
                                     job_status, record_path)
 from mixedae.pipeline.spec import PipelineConfigError
-from mixedae.pipeline.stages import Attempt, Stage
+from mixedae.pipeline.stages import Attempt, PrepareTinyDatasets, Stage
 from mixedae.study import read_state, write_state
 
 PUBLISHED = ROOT / 'benchmarks' / 'published_results.json'
@@ -83,7 +83,8 @@ def test_demo_plan_names_every_stage(monkeypatch):
     stages = plan_stages(load_spec(DEMO), PUBLISHED)
     tasks = ['pretrain', 'convert', 'cls_finetune', 'cls_linear', 'det_coco', 'seg_ade20k']
     assert [s.name for s in stages] == ['prepare', *(f'{m}/{t}' for m in (
-        'mae', 'naive_mix', 'mixedae') for t in tasks), 'cost', 'tabulate', 'report']
+        'mae', 'naive_mix', 'mixedae') for t in tasks), *(f'scratch/{t}' for t in tasks[2:]),
+        'cost', 'tabulate', 'report']
     root = ROOT / 'work_dirs' / 'demo'
     assert stages[2].dir == root / 'mae' / 'convert' and stages[-2].dir == root / 'tables'
     assert stages[3].needs == ('mae/convert',) and stages[-1].needs == ('tabulate',)
@@ -463,3 +464,22 @@ def test_demo_with_seeds_lists_a_stage_per_seed():
                 block = blocks[f'{method}/{task}/seed_{seed}']
                 assert f'randomness.seed={seed}' in block
                 assert f'work_dirs/demo_seeds/{method}/{task}/seed_{seed} ' in block
+
+
+def test_tiny_datasets_are_remade_only_when_stale(tmp_path):
+    """The prepare stage makes the datasets, leaves current ones alone, and remakes a
+    folder made with another seed or generator (its tiny_dataset.json says)."""
+    stage = PrepareTinyDatasets('prepare', tmp_path / 'prepare', 'prepare',
+                                out=tmp_path / 'tiny', seed=0)
+    ctx = Context(TOOLS)
+    assert stage.stale(ctx) == ['imagenet', 'coco', 'ade20k']
+    assert run([stage], tmp_path)[0] == {'prepare': 'done'}
+    assert stage.stale(ctx) == []
+    record = tmp_path / 'tiny' / 'coco' / 'tiny_dataset.json'
+    assert json.loads(record.read_text()) == {'seed': 0, 'stamp': stage.stamp(ctx)}
+    kept = (tmp_path / 'tiny' / 'imagenet').stat().st_ino
+    record.write_text(json.dumps({'seed': 0, 'stamp': 'an older generator'}))
+    assert stage.stale(ctx) == ['coco']
+    assert 'to make: coco' in stage.describe(ctx)
+    assert run([stage], tmp_path, force=['prepare'])[0] == {'prepare': 'done'}
+    assert stage.stale(ctx) == [] and (tmp_path / 'tiny' / 'imagenet').stat().st_ino == kept

@@ -10,6 +10,7 @@ half-written dataset (a killed run may leave a hidden ``.<name>.tmp-*`` folder b
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from typing import Callable, Optional, Sequence
 
 from mixedae.data import SHAPES, make_tiny_ade20k, make_tiny_coco, make_tiny_imagenet
 from mixedae.data.scenes import HUE_JITTER
+from mixedae.study.layout import TINY_DATASET_RECORD as RECORD
 from mixedae.study.layout import TINY_DATASETS as FOLDERS
 
 
@@ -56,6 +58,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--which', nargs='+', choices=list(FOLDERS), default=list(FOLDERS))
     parser.add_argument('--force', action='store_true', help='replace non-empty dataset folders')
+    parser.add_argument('--stamp', default='',
+                        help=f'recorded with the seed in each folder\'s {RECORD} (the pipeline '
+                        'writes the digest of the generator there, to remake stale data)')
     # The defaults are the demo's datasets (configs/pipelines/demo.py makes them with
     # --out and --seed only): configs/demo/* are set up for these sizes and classes.
     size = parser.add_argument_group('sizes (defaults: the demo\'s)')
@@ -107,6 +112,17 @@ def dataset_writers(args: argparse.Namespace) -> dict[str, Callable[[Path], dict
     }
 
 
+def recorded(write: Callable[[Path], dict], args: argparse.Namespace
+             ) -> Callable[[Path], dict]:
+    """``write``, then the folder's ``tiny_dataset.json``: the seed and stamp it was made
+    with."""
+    def write_and_record(root: Path) -> dict:
+        summary = write(root)
+        (root / RECORD).write_text(json.dumps({'seed': args.seed, 'stamp': args.stamp}))
+        return summary
+    return write_and_record
+
+
 def is_non_empty(path: Path) -> bool:
     return path.exists() and (not path.is_dir() or any(path.iterdir()))
 
@@ -156,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     writers = dataset_writers(args)
     for name, target in targets.items():
         start = time.perf_counter()
-        summary = write_folder_atomically(target, writers[name])
+        summary = write_folder_atomically(target, recorded(writers[name], args))
         print(f'{name:8s} -> {target}: {" ".join(flatten(summary))} '
               f'({folder_stats(target)}, {time.perf_counter() - start:.1f} s)')
     return 0

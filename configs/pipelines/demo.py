@@ -25,6 +25,8 @@ methods = dict(
     mae=dict(config='configs/demo/mae_vit-tiny-p8_1xb32-300i_tiny.py'),
     naive_mix=dict(config='configs/demo/naive-mix_vit-tiny-p8_1xb32-300i_tiny.py'),
     mixedae=dict(config='configs/demo/mixedae_vit-tiny-p8_1xb32-300i_tiny.py'),
+    # the positive control: the same transfer runs from a random-initialised encoder
+    scratch=dict(checkpoint=None),
 )
 
 # Every task loads the converted encoder through model.backbone.init_cfg.checkpoint.

@@ -1,38 +1,61 @@
-"""Make the tiny datasets that are absent (``tools/make_tiny_datasets.py``)."""
+"""Make the tiny datasets (``tools/make_tiny_datasets.py``)."""
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...study.layout import TINY_DATASETS
+from ...study.layout import TINY_DATASET_RECORD, TINY_DATASETS
 from .base import Attempt, Context, Stage
+
+GENERATOR = Path(__file__).resolve().parents[2] / 'data'   # mixedae/data: the scenes
 
 
 @dataclass
 class PrepareTinyDatasets(Stage):
-    """Write the tiny ImageNet / COCO / ADE20K sets whose folders are missing or empty."""
+    """Write the tiny ImageNet / COCO / ADE20K sets from ``seed`` where a folder is missing
+    or was made with another seed or generator (the tool and ``mixedae/data/``, as each
+    folder's ``tiny_dataset.json`` records): a study never trains on data an older
+    generator made, and data that is current is left alone."""
     out: Path = Path('data/tiny')
     seed: int = 0
 
     def folders(self) -> dict[str, Path]:
         return {name: self.out / folder for name, folder in TINY_DATASETS.items()}
 
-    def missing(self) -> list[str]:
-        return [name for name, path in self.folders().items()
-                if not (path.is_dir() and any(path.iterdir()))]
+    def stamp(self, ctx: Context) -> str:
+        """SHA-256 of the tool and the generating package's files."""
+        digest = hashlib.sha256()
+        for path in [ctx.tools / 'make_tiny_datasets.py', *sorted(GENERATOR.glob('*.py'))]:
+            digest.update(path.name.encode() + b'\0' + path.read_bytes())
+        return digest.hexdigest()
+
+    def stale(self, ctx: Context) -> list[str]:
+        """The datasets to (re)make."""
+        wanted = {'seed': self.seed, 'stamp': self.stamp(ctx)}
+        stale = []
+        for name, folder in self.folders().items():
+            try:
+                current = json.loads((folder / TINY_DATASET_RECORD).read_text()) == wanted
+            except (OSError, ValueError):
+                current = False
+            if not current:
+                stale.append(name)
+        return stale
 
     def command(self, ctx: Context, which: list[str]) -> list[str]:
         return [ctx.python, str(ctx.tools / 'make_tiny_datasets.py'), '--out', str(self.out),
-                '--seed', str(self.seed), '--which', *which]
+                '--seed', str(self.seed), '--stamp', self.stamp(ctx), '--force', '--which',
+                *which]
 
     def describe(self, ctx: Context) -> str:
-        missing = self.missing()
+        stale = self.stale(ctx)
         return (f'tiny datasets in {self.out} (seed {self.seed}); to make: '
-                f'{" ".join(missing) or "none"}')
+                f'{" ".join(stale) or "none"}')
 
     def signature(self, ctx: Context) -> dict:
-        return {'tiny_datasets': str(self.out), 'seed': self.seed}
+        return {'tiny_datasets': str(self.out), 'seed': self.seed, 'stamp': self.stamp(ctx)}
 
     def run(self, ctx: Context, attempt: Attempt) -> dict[str, str]:
-        missing = self.missing()
-        if missing:
-            attempt.run(self.command(ctx, missing), 'tools/make_tiny_datasets.py', ctx.env)
+        if stale := self.stale(ctx):
+            attempt.run(self.command(ctx, stale), 'tools/make_tiny_datasets.py', ctx.env)
         return {name: str(path) for name, path in self.folders().items()}
