@@ -114,10 +114,11 @@ def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
                    pretrain: dict = {}) -> Path:
     """The demo pipeline config with absolute config paths, FAST schedules (pre-training
     updated with ``pretrain``) and cost measurement, the given methods, and the given
-    tasks (each entry updated with its dict)."""
+    tasks (each entry updated with its dict; the demo's seeds left out)."""
     demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
-    task_cfgs = {name: {**demo.tasks[name], 'config': str(ROOT / demo.tasks[name].config),
-                        **extra} for name, extra in tasks.items()}
+    task_cfgs = {name: {**{k: v for k, v in demo.tasks[name].items() if k != 'seeds'},
+                        'config': str(ROOT / demo.tasks[name].config), **extra}
+                 for name, extra in tasks.items()}   # seeds: only where given
     options = {stage: {**demo.cfg_options.get(stage, {}), **FAST[stage]}
                for stage in ('pretrain', *tasks)}
     options['pretrain'].update(pretrain)

@@ -16,7 +16,8 @@ from mixedae.stats import (ImageSetError, bootstrap_intervals, paired_deltas,
                            seed_intervals, seed_paired_deltas)
 from mixedae.stats.accuracy import AccuracyScorer
 from mixedae.stats.coco import CocoScorer
-from mixedae.stats.coco_accumulate import AP_ITEMS, accumulate_precision
+from mixedae.stats.coco_accumulate import (AP_ITEMS, accumulate_precision,
+                                           accumulate_precisions)
 from mixedae.stats.coco_matching import match_images, quiet
 from mixedae.stats.iou import AREAS, IoUScorer
 
@@ -277,6 +278,26 @@ def test_coco_resampled_accumulation_is_pycocotools_on_the_resampled_list():
         np.testing.assert_array_equal(accumulate_precision(matches, counts),
                                       reference.eval['precision'][..., 2])
         assert scorer.score(counts[None])[0].tolist() == reference.stats[:6].tolist()
+
+
+def test_coco_batched_accumulation_is_pycocotools_on_each_list():
+    """Many resamples at once (the weighted path where an image has no equal scores, the
+    copy-by-copy one where it has) give pycocotools' precision on each list."""
+    rng = np.random.default_rng(3)
+    for rounded in (False, True):
+        gt, dets = synthetic_coco(rng)
+        if not rounded:                              # distinct scores: no ties anywhere
+            for i, det in enumerate(dets):
+                det['score'] = float(rng.random()) + 1e-9 * i
+        matches = coco_scorer(gt, dets).matches['bbox']
+        tied = any(b.group is not None for blocks in matches.blocks for b in blocks)
+        assert tied == rounded
+        counts = np.stack([np.bincount(rng.integers(40, size=40), minlength=40)
+                           for _ in range(4)] + [np.zeros(40, np.int64)])
+        precision = accumulate_precisions(matches, counts)
+        for row, c in zip(precision, counts):
+            reference = pycocotools_on_list(gt, dets, np.repeat(np.arange(40), c))
+            np.testing.assert_array_equal(row, reference.eval['precision'][..., 2])
 
 
 def test_planted_coco_gain_excludes_zero():

@@ -81,7 +81,8 @@ def run(stages, root, only=(), force=()):
 def test_demo_plan_names_every_stage(monkeypatch):
     monkeypatch.chdir(ROOT)
     stages = plan_stages(load_spec(DEMO), PUBLISHED)
-    tasks = ['pretrain', 'convert', 'cls_finetune', 'cls_linear', 'det_coco', 'seg_ade20k']
+    tasks = ['pretrain', 'convert', 'cls_finetune', 'cls_linear', 'det_coco/seed_0',
+             'det_coco/seed_1', 'seg_ade20k']
     assert [s.name for s in stages] == ['prepare', *(f'{m}/{t}' for m in (
         'mae', 'naive_mix', 'mixedae') for t in tasks), *(f'scratch/{t}' for t in tasks[2:]),
         'cost', 'tabulate', 'report']
@@ -94,7 +95,8 @@ def write_config(tmp_path: Path, **changes) -> Path:
     demo = Config.fromfile(str(DEMO))
     cfg = dict(work_root=str(tmp_path / 'study'),
                methods={'mae': dict(config=str(ROOT / demo.methods.mae.config))},
-               tasks={t: dict(demo.tasks[t], config=str(ROOT / demo.tasks[t].config))
+               tasks={t: {**{k: v for k, v in demo.tasks[t].items() if k != 'seeds'},
+                          'config': str(ROOT / demo.tasks[t].config)}
                       for t in ('cls_linear', 'det_coco')})
     cfg.update(changes)
     path = tmp_path / 'pipeline.py'

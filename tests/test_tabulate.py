@@ -574,13 +574,14 @@ def test_training_curves_follow_resumes(tmp_path):
 
 
 def write_cls_run(task_dir: Path, correct, stamp: str = '20240102_000000',
-                  ids=None) -> None:
+                  ids=None, logged=None) -> None:
     """A linear-probe run whose last validation kept its per-image correctness (as
-    mixedae.evaluation.PerSampleHook writes it: the arrays, then the manifest)."""
+    mixedae.evaluation.PerSampleHook writes it: the arrays, then the manifest);
+    ``logged``: the top-1 its log and manifest hold, if not the exact one."""
     import hashlib
     import numpy as np
     correct = np.asarray(correct, np.uint8)
-    top1 = 100.0 * correct.mean()
+    top1 = 100.0 * correct.mean() if logged is None else logged
     write_run(task_dir, stamp, train=[train_line(2, 0.1)],
               val=[{'accuracy/top1': top1, 'data_time': 0.1, 'time': 0.2, 'step': 2}])
     folder = task_dir / stamp / 'per_sample'
@@ -652,3 +653,50 @@ def test_deltas_on_other_images_are_refused(tmp_path):
     rows = by_method(study_rows([root], PUBLISHED, bootstrap=Bootstrap(resamples=100)))
     assert 'lin_top1' in rows['other'].intervals and rows['other'].paired == {}
     assert 'evaluated on different images' in rows['other'].no_interval['lin_top1 delta']
+
+
+def test_value_is_the_one_the_interval_surrounds(tmp_path):
+    """A logged value rounded (as COCO's AP is, to 0.1 points) is replaced by the one
+    recomputed from the per-sample results, which its interval surrounds even where the
+    interval is narrower than the rounding; a logged value further off is not given an
+    interval."""
+    import numpy as np
+    correct = np.zeros(3000)
+    correct[:1] = 1                                     # 0.0333 %: logged as 0.0
+    root = tmp_path / 'study'
+    write_cls_run(root / 'mae' / 'cls_linear', correct, logged=0.0)
+    write_cls_run(root / 'off' / 'cls_linear', correct, logged=1.0)
+    from mixedae.tabulate import Bootstrap, study_rows
+    rows = by_method(study_rows([root], PUBLISHED, bootstrap=Bootstrap(resamples=200)))
+    mae = rows['mae']
+    assert mae.values['lin_top1'] == pytest.approx(100 / 3000)
+    assert mae.intervals['lin_top1'].low <= mae.values['lin_top1'] <= \
+        mae.intervals['lin_top1'].high
+    assert rows['off'].values['lin_top1'] == 1.0 and rows['off'].intervals == {}
+    assert 'recomputed from the per-sample results 0.03333, logged 1' in \
+        rows['off'].no_interval['lin_top1']
+
+
+def test_findings_name_a_failed_positive_control():
+    """Random initialisation ahead of pre-training on a metric is a failed control, not a
+    control 'told apart'; deltas of other methods there say so; single-run intervals say
+    what they do not cover."""
+    from mixedae.tabulate.findings import study_findings
+    from mixedae.tabulate.rows import PairedDelta, Row, Spread
+    spread = Spread(0.0, 1.0, 1, 100, 0.95, 1000)
+    mae = Row('mae', 'measured (lin 2 iters)')
+    scratch = Row('scratch', 'measured (lin 2 iters; random init)', baseline=mae,
+                  intervals=dict(lin_top1=spread, coco_mask=spread),
+                  paired=dict(lin_top1=PairedDelta(-10, -14, -6, 0.0, 1000),
+                              coco_mask=PairedDelta(6, 3, 9, 0.0, 1000)))
+    mixedae = Row('mixedae', 'measured (lin 2 iters)', baseline=mae,
+                  intervals=dict(coco_mask=spread),
+                  paired=dict(coco_mask=PairedDelta(4, 1, 7, 0.01, 1000)))
+    lines = study_findings([mae, scratch, mixedae])
+    assert lines[0] == ('Positive control (scratch, random initialisation): pre-training '
+                        '(mae) is ahead of it on 1 of 2 metrics (lin_top1).')
+    assert 'The control fails on coco_mask: random initialisation is ahead of mae' in lines[1]
+    assert any(line.startswith('mixedae - mae on COCO AP mask: +4.00 [+1.00, +7.00]: '
+                               'resolved, mixedae ahead') and
+               line.endswith('(a metric the positive control did not pass)') for line in lines)
+    assert any(line.startswith('One run per method on coco_mask, lin_top1') for line in lines)

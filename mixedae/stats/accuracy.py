@@ -19,7 +19,7 @@ class AccuracyScorer(ImageScorer):
         super().__init__(source, image_ids, keys, digest(image_ids[order], gt_label[order]))
         self.correct = correct.astype(np.float64)
 
-    def score(self, counts: np.ndarray) -> np.ndarray:
+    def compute(self, counts: np.ndarray) -> np.ndarray:
         return 100.0 * (counts @ self.correct) / counts.sum(axis=1, keepdims=True)
 
 

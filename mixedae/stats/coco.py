@@ -5,11 +5,13 @@ from typing import Optional
 import numpy as np
 from pycocotools.coco import COCO
 
-from .coco_accumulate import accumulate_precision, summarize_ap
+from .coco_accumulate import accumulate_precisions, summarize_ap
 from .coco_matching import match_images, quiet
 from .per_sample_files import (PerSampleFileError, checked_file, data_file, read_json,
                                setting)
 from .scorer import ImageScorer, digest
+
+ROWS = 64   # resamples accumulated together (their precision arrays held at once)
 
 
 class CocoScorer(ImageScorer):
@@ -26,18 +28,17 @@ class CocoScorer(ImageScorer):
         self.matches = matches
         self.items = items
 
-    def score(self, counts: np.ndarray) -> np.ndarray:
-        return np.stack([self.score_list(row) for row in counts])
-
-    def score_list(self, counts: np.ndarray) -> np.ndarray:
-        """The items on one resampled list (``(n,)`` counts)."""
-        values = {}
+    def compute(self, counts: np.ndarray) -> np.ndarray:
+        out = np.empty((len(counts), len(self.items)))
         for iou_type, matches in self.matches.items():
-            wanted = [item for kind, item in self.items.values() if kind == iou_type]
-            precision = accumulate_precision(matches, counts)
-            values.update(zip(((iou_type, item) for item in wanted),
-                              summarize_ap(matches, precision, wanted)))
-        return np.array([values[target] for target in self.items.values()])
+            columns = [c for c, (kind, _) in enumerate(self.items.values())
+                       if kind == iou_type]
+            wanted = [list(self.items.values())[c][1] for c in columns]
+            for start in range(0, len(counts), ROWS):
+                precision = accumulate_precisions(matches, counts[start:start + ROWS])
+                for r, p in enumerate(precision, start):
+                    out[r, columns] = summarize_ap(matches, p, wanted)
+        return out
 
 
 def load_detections(path: str, iou_type: str) -> list:

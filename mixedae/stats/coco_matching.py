@@ -8,7 +8,7 @@ accumulated from them exactly (:mod:`.coco_accumulate`).
 """
 import contextlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
@@ -32,6 +32,7 @@ class MatchBlock:
     fp: np.ndarray
     num_gt: np.ndarray
     group: Optional[np.ndarray]
+    segments: Optional[object] = field(default=None, repr=False)  # coco_accumulate's
 
 
 @dataclass

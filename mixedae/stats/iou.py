@@ -52,7 +52,7 @@ class IoUScorer(ImageScorer):
         self.iou_metrics, self.nan_to_num, self.beta = list(iou_metrics), nan_to_num, beta
         self.names = [key[len(prefix) + 1:] if prefix else key for key in self.keys]
 
-    def score(self, counts: np.ndarray) -> np.ndarray:
+    def compute(self, counts: np.ndarray) -> np.ndarray:
         totals = [counts @ area for area in self.areas]
         with np.errstate(divide='ignore', invalid='ignore'), warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning)    # nanmean of all-nan

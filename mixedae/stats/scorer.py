@@ -5,6 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
+REMEMBERED = 8   # score batches an ImageScorer keeps (each (B, K) floats)
 
 class ImageScorer(abc.ABC):
     """A transfer metric recomputable on any resampled list of the evaluation images.
@@ -24,15 +25,29 @@ class ImageScorer(abc.ABC):
         self.image_ids = np.asarray(image_ids)
         self.keys = tuple(keys)
         self.truth = truth
+        self.remembered: dict[str, np.ndarray] = {}   # counts' digest -> scores
 
     @property
     def num_images(self) -> int:
         return len(self.image_ids)
 
-    @abc.abstractmethod
     def score(self, counts: np.ndarray) -> np.ndarray:
         """``(B, n)`` image counts (how often each image is in a resample) -> ``(B, K)``
-        metric values, the metric recomputed on each resampled list."""
+        metric values, the metric recomputed on each resampled list.
+
+        The last few results are remembered: a run's interval and its paired deltas
+        draw the same resamples (one seed), so a baseline is scored once, not once per
+        comparison (COCO's accumulation is the bootstrap's cost)."""
+        key = digest(np.asarray(counts, dtype=np.int64))
+        if key not in self.remembered:
+            if len(self.remembered) >= REMEMBERED:
+                self.remembered.pop(next(iter(self.remembered)))
+            self.remembered[key] = self.compute(counts)
+        return self.remembered[key]
+
+    @abc.abstractmethod
+    def compute(self, counts: np.ndarray) -> np.ndarray:
+        """:meth:`score` without remembering."""
 
     def values(self) -> dict:
         """The metrics on the evaluation images themselves (each counted once)."""

@@ -27,24 +27,47 @@ def verdict(row: Row, name: str) -> str:
     return f'{text}: resolved, {ahead} ahead ({p}{chance})'
 
 
+def control_outcome(row: Row) -> dict[str, list[str]]:
+    """The positive control's metrics by outcome: pre-training ahead ('passed'), not told
+    apart ('unresolved'), random initialisation ahead ('failed')."""
+    outcome = {'passed': [], 'unresolved': [], 'failed': []}
+    for name, p in row.paired.items():
+        outcome['unresolved' if not p.resolved else
+                'passed' if p.value < 0 else 'failed'].append(name)
+    return outcome
+
+
 def study_findings(rows: list[Row]) -> list[str]:
     """Sentences on one study's measured rows (empty without paired intervals)."""
     measured = [r for r in rows if r.provenance.startswith('measured') and r.paired]
     if not measured:
         return []
-    lines = []
-    controls = [r for r in measured if is_scratch(r)]
-    for row in controls:
-        told = [n for n, p in row.paired.items() if p.resolved]
+    lines, unfit = [], set()
+    for row in (r for r in measured if is_scratch(r)):
+        outcome = control_outcome(row)
+        base = row.baseline.method
         lines.append(f'Positive control ({row.method}, random initialisation): pre-training '
-                     f'({row.baseline.method}) is told apart from it on '
-                     f'{len(told)} of {len(row.paired)} metrics'
-                     + (f' ({", ".join(told)})' if told else
+                     f'({base}) is ahead of it on {len(outcome["passed"])} of '
+                     f'{len(row.paired)} metrics'
+                     + (f' ({", ".join(outcome["passed"])})' if outcome['passed'] else
                         ': at this scale the study cannot tell pre-training from none, so it '
                         'cannot tell methods apart either') + '.')
+        unfit.update(outcome['unresolved'] + outcome['failed'])
+        if outcome['failed']:
+            lines.append(f'  The control fails on {", ".join(outcome["failed"])}: random '
+                         f'initialisation is ahead of {base}, so there this study does not '
+                         'measure what pre-training gives.')
         lines += [f'  {verdict(row, n)}' for n in row.paired]
     for row in (r for r in measured if not is_scratch(r)):
-        lines += [verdict(row, n) for n in row.paired]
+        lines += [verdict(row, n) + (' (a metric the positive control did not pass)'
+                                     if n in unfit else '') for n in row.paired]
+    single = sorted({n for row in measured for n, iv in row.intervals.items()
+                     if iv.seeds == 1 and n in row.paired})
+    if single:
+        lines.append(f'One run per method on {", ".join(single)}: those intervals cover the '
+                     'choice of evaluation images, not the run-to-run variation of training '
+                     '(another seed, or the float rounding of another machine); a `seeds` '
+                     'list covers it.')
     widths = {}
     for row in measured:
         for name, p in row.paired.items():

@@ -4,9 +4,10 @@ baseline, from the per-sample results every evaluation keeps (:mod:`mixedae.stat
 A value's interval is a bootstrap over the evaluation images of the evaluation it came
 from (``<run>/per_sample/test.json`` or ``val.json``); with seeds, over the runs, then the
 images (hierarchical). A delta is resampled on the same images for both methods (paired by
-image id; seeds drawn per method). A value without per-sample results (a run made before
-they were kept, or by another tool) keeps its number and gets no interval; the row says
-why.
+image id; seeds drawn per method). A value with an interval is the one recomputed from the
+per-sample results, which the interval surrounds (a logged metric may be rounded: COCO's
+AP to 0.1 points). A value without per-sample results (a run made before they were kept,
+or by another tool) keeps its number and gets no interval; the row says why.
 """
 import math
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from .rows import METRICS, PairedDelta, Row, Spread
 from .runs import Found
 
 PER_SAMPLE = 'per_sample'   # mixedae.evaluation.PerSampleHook's folder in a run
+# the coarsest rounding of a logged metric, in the table's points (mmdet's CocoMetric logs
+# a 0-1 AP to 3 decimals: 0.05 points)
+LOGGED_ROUNDING = 0.05
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,13 @@ class Estimator:
             except (NoPerSample, PerSampleFileError) as e:
                 row.no_interval[m.name] = str(e)
                 continue
+            exact = iv.value * m.scale
+            if abs(exact - row.values[m.name]) > LOGGED_ROUNDING + 1e-9:
+                row.no_interval[m.name] = (f'{m.name}: recomputed from the per-sample results '
+                                           f'{exact:.4g}, logged {row.values[m.name]:.4g}')
+                continue
+            # the value the interval is drawn around (the logged one may be rounded)
+            row.values[m.name] = exact
             row.intervals[m.name] = Spread(iv.low * m.scale, iv.high * m.scale,
                                            iv.num_seeds, iv.num_images, iv.confidence,
                                            iv.n_resamples)
