@@ -47,17 +47,14 @@ tasks = dict(
 # Per-stage overrides (`--cfg-options`): the demo's pre-training, detection and
 # segmentation schedules (those configs hold a 12-iteration one; classification's are in
 # its configs). Measured on 2 cores, one thread per process, machine otherwise idle: the
-# whole demo took 6:02 wall, 361 s of CPU (user + sys); per stage (wall, of it ~8-10 s
-# starting Python and importing torch + OpenMMLab): prepare 2 s, pre-training 22-24 s
-# (400 iterations), fine-tuning 11-13, linear probe 9-12, detection 35-43 (~11 s of it
-# the validation on 256 scenes), segmentation 22-27 (~3 s validation), cost 20, tables
-# and report 3. A random-initialised (scratch) row adds ~80 s (7:30 in all); a separate
-# test pass per transfer stage would add 8 (classification), 12 (segmentation) and 20 s
-# (detection), ~3 min for 4 rows (~10:40). Beside other jobs (load average 4) the same
-# demo took 9:37. Iteration counts are multiples of the loggers' intervals (10, 4): the
-# table's schedules come from the logged iterations. Transfer stages validate at their
-# last iteration; those metrics are tabulated, and the pre-training cost from the logged
-# step time.
+# whole demo (30 stages) took 12:55 wall, 764 s of CPU (user + sys); per stage (wall, of it
+# ~8-10 s starting Python and importing torch + OpenMMLab): prepare 2 s, pre-training
+# 23-33 s (400 iterations), fine-tuning 13-16, linear probe 11-13, detection 43-52 per
+# seed (~11 s of it the validation on 256 scenes), segmentation 29-31, cost 20, tables 23
+# and report 20 (the bootstrap: 1000 resamples of every cell and delta). Iteration counts
+# are multiples of the loggers' intervals (10, 4): the table's schedules come from the
+# logged iterations. Transfer stages validate at their last iteration; those metrics are
+# tabulated, and the pre-training cost from the side-by-side cost stage.
 _pretrain_iters = 400
 _det_iters = 200
 _seg_iters = 400

@@ -13,7 +13,7 @@ import io
 from typing import Optional
 
 from .rows import METRICS, SHORT, Row
-from .findings import study_findings
+from .findings import is_scratch, study_findings
 from .published import Published
 
 HEADERS = ('Method', 'Provenance', *(m.header for m in METRICS),
@@ -117,12 +117,14 @@ def study_notes(rows: list[Row], titles: Optional[dict] = None) -> list[str]:
         named += [p for p in dict.fromkeys(tasks.values()) if p not in named]
         pretrain = sorted({f'{r.arch or "backbone not recorded"}, '
                            + (f'{r.pretrain_epochs} epochs' if r.pretrain_epochs else
-                              'no finished epoch schedule recorded') for r in measured})
+                              'no finished epoch schedule recorded')
+                           for r in measured if not is_scratch(r)})   # random init: none
         refs = len(block) - len(measured)
         found = (f'{refs} published reference(s) of the same protocol and pre-training '
                  'length beside it' if refs else 'no published reference of the same '
                  'protocol and pre-training length')
-        notes.append(f'{study or "study"}: pre-trained {"; ".join(pretrain)}; protocols '
+        notes.append(f'{study or "study"}: pre-trained '
+                     f'{"; ".join(pretrain) or "nothing (random initialisation)"}; protocols '
                      f'{", ".join(tasks) or "not recorded"}; {found}.')
         notes += uncertainty_notes(study, measured)
         notes.append(cost_note(study, measured))
