@@ -1,6 +1,7 @@
 """Per-sample results: written by the tiny transfer runs (configs/demo) next to their
-metrics, and by each metric on synthetic predictions, and read back by mixedae.stats to
-the logged values; bad files named."""
+metrics (detection and segmentation: checked in their transfer tests), and by each metric
+on synthetic predictions, and read back by mixedae.stats to the logged values; bad files
+named."""
 import json
 import subprocess
 import sys
@@ -10,18 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CONFIGS, ROOT, save_pretraining_checkpoint
+from conftest import (CONFIGS, ROOT, assert_recomputes, per_sample_dir,
+                      save_pretraining_checkpoint)
 from mixedae.convert import convert_checkpoint
-from mixedae.data import COCO_CLASSES, make_tiny_ade20k, make_tiny_coco, make_tiny_imagenet
+from mixedae.data import COCO_CLASSES, make_tiny_coco, make_tiny_imagenet
 from mixedae.evaluation.per_sample_hook import write_evaluation
 from mixedae.evaluation.per_sample_writer import save_npz
-from mixedae.stats import PerSampleFileError, bootstrap_intervals, load_scorer
+from mixedae.stats import PerSampleFileError, load_scorer
 from mixedae.stats.per_sample_files import FORMAT, file_sha256
 from test_transfer_detection import train_tiny
 
 TINY_LINEAR = CONFIGS / 'demo/cls-linear_vit-tiny-p8_tiny.py'
-TINY_SEG = CONFIGS / 'demo/seg-ade20k_vit-tiny-p8_tiny.py'
-TINY_DET = CONFIGS / 'demo/det-coco_vit-tiny-p8_tiny.py'
 TWO_ITERS = ['train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2']
 
 
@@ -30,22 +30,6 @@ def pretrained(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp('pretrain') / 'pre.pth'
     save_pretraining_checkpoint(path)
     return path
-
-
-def per_sample_dir(work_dir: Path) -> Path:
-    (run, ) = [p for p in work_dir.glob('*/per_sample')]
-    return run
-
-
-def assert_recomputes(manifest: Path, logged: dict, tolerance: float) -> dict:
-    """The metrics recomputed from the files equal the run's logged ones (which the
-    metrics round: 2 decimals mmseg, 3 mmdet)."""
-    scorer = load_scorer(str(manifest))
-    values = scorer.values()
-    assert values and set(values) <= set(logged)
-    for key, value in values.items():
-        assert value == pytest.approx(logged[key], abs=tolerance), key
-    return values
 
 
 @pytest.mark.slow
@@ -82,48 +66,6 @@ def test_classification_runs_write_per_sample_results(tmp_path, pretrained):
     assert test['mode'] == 'test' and test['step'] == {'checkpoint': str(work / 'iter_2.pth')}
     assert_recomputes(test_manifest, test['metrics'], 1e-4)
     assert test['metrics'] == manifest['metrics']        # same weights, same images
-
-
-@pytest.mark.slow
-def test_segmentation_run_writes_per_image_areas(tmp_path, pretrained):
-    make_tiny_ade20k(tmp_path / 'ade', seed=0, num_train=4, num_val=3)
-    root = tmp_path / 'ade/ADEChallengeData2016'
-    logged = train_tiny(TINY_SEG, tmp_path / 'work', [
-        f'model.backbone.init_cfg.checkpoint={pretrained}', *TWO_ITERS,
-        'train_cfg.val_interval=2',
-        *(f'{s}_dataloader.dataset.data_root={root}' for s in ('train', 'val', 'test'))])
-    manifest = per_sample_dir(tmp_path / 'work') / 'val.json'
-    values = assert_recomputes(manifest, logged, 0.005 + 1e-9)
-    assert set(values) == {'aAcc', 'mIoU', 'mAcc'}
-    assert json.loads(manifest.read_text())['class_names'][:2] == ['wall', 'building']
-    intervals = bootstrap_intervals(load_scorer(str(manifest)), n_resamples=50)
-    assert intervals['mIoU'].low <= intervals['mIoU'].value <= intervals['mIoU'].high
-
-
-@pytest.mark.slow
-def test_detection_run_writes_coco_results(tmp_path, pretrained):
-    make_tiny_coco(tmp_path / 'coco', seed=0, num_train=4, num_val=3)
-    root = f'{tmp_path / "coco"}/'
-    ann = f'{root}annotations/instances_val2017.json'
-    logged = train_tiny(TINY_DET, tmp_path / 'work', [
-        f'model.backbone.init_cfg.checkpoint={pretrained}', *TWO_ITERS,
-        'train_cfg.val_interval=2',
-        *(f'{s}_dataloader.dataset.data_root={root}' for s in ('train', 'val', 'test')),
-        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'],
-        expect_missing=', '.join(f'layers.{i}.attn.rel_pos_{axis}' for i in range(4)
-                                 for axis in 'hw'))
-    folder = per_sample_dir(tmp_path / 'work')
-    manifest = json.loads((folder / 'val.json').read_text())
-    assert sorted(manifest['files']) == ['bbox', 'segm']
-    assert manifest['settings']['ann_sha256'] == file_sha256(ann)
-    images = json.loads(Path(ann).read_text())['images']
-    assert sorted(manifest['settings']['image_ids']) == sorted(i['id'] for i in images)
-    assert len(images) == 3
-    detections = json.loads((folder / manifest['files']['segm']['name']).read_text())
-    assert detections and {'image_id', 'category_id', 'score', 'segmentation'} <= set(
-        detections[0])
-    values = assert_recomputes(folder / 'val.json', logged, 0.0005 + 1e-9)
-    assert {'coco/bbox_mAP', 'coco/segm_mAP_l'} <= set(values)
 
 
 # ------------------------------------------------------------------ metric -> files -> metric

@@ -345,6 +345,10 @@ def test_bad_pipeline_configs_are_named(tmp_path):
          r"methods.m.checkpoint: checkpoint file 'nope.pth' does not exist"),
         (dict(good, methods=dict(m=dict(good['methods']['m'], checkpoint=str(tmp_path)))),
          r'methods.m: a method is a pre-training config or a checkpoint, not both'),
+        (dict(good, prepare=dict(tiny_datasets=dict(out='d', sizes=dict(coco_vall=3)))),
+         r"prepare.tiny_datasets.sizes: unknown key\(s\) \['coco_vall'\]"),
+        (dict(good, prepare=dict(tiny_datasets=dict(out='d', sizes=dict(coco_val=0)))),
+         r'prepare.tiny_datasets.sizes.coco_val: expected an integer >= 1, got 0'),
     ]
     for index, (cfg, message) in enumerate(cases):
         path = tmp_path / f'bad{index}.py'

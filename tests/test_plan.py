@@ -485,3 +485,18 @@ def test_tiny_datasets_are_remade_only_when_stale(tmp_path):
     assert 'to make: coco' in stage.describe(ctx)
     assert run([stage], tmp_path, force=['prepare'])[0] == {'prepare': 'done'}
     assert stage.stale(ctx) == [] and (tmp_path / 'tiny' / 'imagenet').stat().st_ino == kept
+
+
+def test_tiny_dataset_sizes_are_part_of_the_record(tmp_path):
+    """A study's own sizes are passed to the generator and make data of other sizes stale."""
+    tiny = tmp_path / 'tiny'
+    default = PrepareTinyDatasets('prepare', tmp_path / 'prepare', 'prepare', out=tiny)
+    small = PrepareTinyDatasets('prepare', tmp_path / 'prepare', 'prepare', out=tiny,
+                                sizes={'coco_val': 5, 'ade_val': 3})
+    ctx = Context(TOOLS)
+    assert default.stamp(ctx) != small.stamp(ctx)
+    assert '--ade-val=3' in small.command(ctx, ['ade20k'])
+    assert run([small], tmp_path)[0] == {'prepare': 'done'}
+    assert small.stale(ctx) == [] and default.stale(ctx) == ['imagenet', 'coco', 'ade20k']
+    val = json.loads((tiny / 'coco' / 'annotations' / 'instances_val2017.json').read_text())
+    assert len(val['images']) == 5

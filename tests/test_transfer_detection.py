@@ -12,8 +12,10 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from conftest import CONFIGS, ROOT, save_pretraining_checkpoint
+from conftest import (CONFIGS, ROOT, assert_recomputes, per_sample_dir,
+                      save_pretraining_checkpoint)
 from mixedae.data import COCO_CLASSES, make_tiny_coco
+from mixedae.stats.per_sample_files import file_sha256
 
 TINY_DET = CONFIGS / 'demo/det-coco_vit-tiny-p8_tiny.py'
 DET_CONFIGS = sorted((CONFIGS / 'benchmarks/detection').glob('*.py'))
@@ -222,3 +224,15 @@ def test_tiny_detection_trains_and_evaluates(coco_root, pretrain_ckpt, tmp_path)
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50'):
         assert 0.0 <= metrics[key] <= 1.0, (key, metrics)
     assert (tmp_path / 'iter_12.pth').is_file()
+    # the evaluation kept its detections (COCO results files) and recomputes its AP
+    folder = per_sample_dir(tmp_path)
+    manifest = json.loads((folder / 'val.json').read_text())
+    assert sorted(manifest['files']) == ['bbox', 'segm']
+    assert manifest['settings']['ann_sha256'] == file_sha256(ann)
+    images = json.loads(Path(ann).read_text())['images']
+    assert sorted(manifest['settings']['image_ids']) == sorted(i['id'] for i in images)
+    detections = json.loads((folder / manifest['files']['segm']['name']).read_text())
+    assert detections and {'image_id', 'category_id', 'score', 'segmentation'} <= set(
+        detections[0])
+    values = assert_recomputes(folder / 'val.json', metrics, 0.0005 + 1e-9)
+    assert {'coco/bbox_mAP', 'coco/segm_mAP_l'} <= set(values)

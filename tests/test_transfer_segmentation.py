@@ -1,5 +1,6 @@
 """ADE20K transfer: MixedAEViT as an mmseg backbone, parity with mmseg's MAE, layer decay,
 configs."""
+import json
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,11 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmpretrain.models.utils import resize_pos_embed
 
-from conftest import CONFIGS, save_pretraining_checkpoint
+from conftest import (CONFIGS, assert_recomputes, per_sample_dir,
+                      save_pretraining_checkpoint)
 from mixedae.convert import convert_checkpoint
 from mixedae.data import make_tiny_ade20k
+from mixedae.stats import bootstrap_intervals, load_scorer
 from test_transfer_detection import lr_and_decay, train_tiny
 
 TINY_SEG = CONFIGS / 'demo/seg-ade20k_vit-tiny-p8_tiny.py'
@@ -174,3 +177,10 @@ def test_tiny_segmentation_trains_and_evaluates(ade_root, tmp_path):
     for key in ('aAcc', 'mIoU', 'mAcc'):
         assert 0.0 <= metrics[key] <= 100.0, (key, metrics)
     assert (tmp_path / 'work/iter_12.pth').is_file()
+    # the evaluation kept each image's per-class areas and recomputes its metrics
+    manifest = per_sample_dir(tmp_path / 'work') / 'val.json'
+    values = assert_recomputes(manifest, metrics, 0.005 + 1e-9)
+    assert set(values) == {'aAcc', 'mIoU', 'mAcc'}
+    assert json.loads(manifest.read_text())['class_names'][:2] == ['wall', 'building']
+    intervals = bootstrap_intervals(load_scorer(str(manifest)), n_resamples=50)
+    assert intervals['mIoU'].low <= intervals['mIoU'].value <= intervals['mIoU'].high

@@ -103,8 +103,7 @@ def plan_stages(spec: PipelineSpec, published: Path) -> list[Stage]:
     prepare: tuple[str, ...] = ()
     if spec.tiny_datasets:
         stages.append(PrepareTinyDatasets('prepare', study.stage_dir('prepare'), 'prepare',
-                                          out=spec.tiny_datasets['out'],
-                                          seed=spec.tiny_datasets['seed']))
+                                          **spec.tiny_datasets))
         prepare = ('prepare',)
     for method in spec.methods:
         stages += method_stages(spec, study, method, prepare)

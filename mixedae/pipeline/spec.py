@@ -3,7 +3,8 @@
 Keys (paths are relative to the current directory, like mmengine's tools)::
 
     work_root = 'work_dirs/demo'            # the study root (mixedae.study.layout)
-    prepare = dict(tiny_datasets=dict(out='data/tiny', seed=0))   # optional
+    prepare = dict(tiny_datasets=dict(out='data/tiny', seed=0))   # optional; sizes=dict(
+                                            # coco_val=32, ...): other than the demo's
     methods = dict(
         mae=dict(config='configs/demo/mae_....py', cfg_options={}),  # pre-trained here
         mixedae=dict(config='configs/demo/mixedae_....py', seeds=[0, 1]),  # twice
@@ -38,7 +39,7 @@ from typing import Optional, Sequence
 from mmengine.config import Config
 
 from ..study import CONVERT_TARGETS, TRANSFER_TASKS, Method
-from ..study.layout import RESERVED
+from ..study.layout import RESERVED, TINY_SIZES
 from .cli_options import to_cli_options
 
 METHOD_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
@@ -336,8 +337,14 @@ def _tiny_datasets(path: Path, prepare) -> Optional[dict]:
     _check_keys(path, 'prepare', prepare, {'tiny_datasets'}, set())
     tiny = prepare.get('tiny_datasets')
     if tiny is not None:
-        _check_keys(path, 'prepare.tiny_datasets', tiny, {'out', 'seed'}, {'out'})
-        tiny = dict(out=Path(tiny['out']), seed=int(tiny.get('seed', 0)))
+        _check_keys(path, 'prepare.tiny_datasets', tiny, {'out', 'seed', 'sizes'}, {'out'})
+        sizes = dict(tiny.get('sizes') or {})
+        _check_keys(path, 'prepare.tiny_datasets.sizes', sizes, set(TINY_SIZES), set())
+        for key, value in sizes.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise _fail(path, f'prepare.tiny_datasets.sizes.{key}',
+                            f'expected an integer >= 1, got {value!r}')
+        tiny = dict(out=Path(tiny['out']), seed=int(tiny.get('seed', 0)), sizes=sizes)
     return tiny
 
 

@@ -35,6 +35,9 @@ SEED = re.compile(r'^seed_(\d+)$')
 # the tiny datasets (tools/make_tiny_datasets.py): name -> folder under its --out
 TINY_DATASETS = {'imagenet': 'imagenet', 'coco': 'coco', 'ade20k': 'ade'}
 TINY_DATASET_RECORD = 'tiny_dataset.json'   # in each: the seed and generator it was made with
+# sizes a study may set (tools/make_tiny_datasets.py's --coco-val etc.; ImageNet: per class)
+TINY_SIZES = ('imagenet_train', 'imagenet_val', 'coco_train', 'coco_val', 'ade_train',
+              'ade_val')
 
 # study-level stages and their folders (not methods: a method may not take these names)
 FOLDERS = {'prepare': 'prepare', 'cost': 'cost', 'tabulate': 'tables', 'report': 'report'}

@@ -1,7 +1,7 @@
 """Make the tiny datasets (``tools/make_tiny_datasets.py``)."""
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...study.layout import TINY_DATASET_RECORD, TINY_DATASETS
@@ -18,13 +18,14 @@ class PrepareTinyDatasets(Stage):
     generator made, and data that is current is left alone."""
     out: Path = Path('data/tiny')
     seed: int = 0
+    sizes: dict = field(default_factory=dict)   # TINY_SIZES -> count (others: the demo's)
 
     def folders(self) -> dict[str, Path]:
         return {name: self.out / folder for name, folder in TINY_DATASETS.items()}
 
     def stamp(self, ctx: Context) -> str:
-        """SHA-256 of the tool and the generating package's files."""
-        digest = hashlib.sha256()
+        """SHA-256 of the sizes, the tool and the generating package's files."""
+        digest = hashlib.sha256(json.dumps(self.sizes, sort_keys=True).encode())
         for path in [ctx.tools / 'make_tiny_datasets.py', *sorted(GENERATOR.glob('*.py'))]:
             digest.update(path.name.encode() + b'\0' + path.read_bytes())
         return digest.hexdigest()
@@ -44,8 +45,9 @@ class PrepareTinyDatasets(Stage):
 
     def command(self, ctx: Context, which: list[str]) -> list[str]:
         return [ctx.python, str(ctx.tools / 'make_tiny_datasets.py'), '--out', str(self.out),
-                '--seed', str(self.seed), '--stamp', self.stamp(ctx), '--force', '--which',
-                *which]
+                '--seed', str(self.seed), '--stamp', self.stamp(ctx), '--force',
+                *(f'--{key.replace("_", "-")}={n}' for key, n in sorted(self.sizes.items())),
+                '--which', *which]
 
     def describe(self, ctx: Context) -> str:
         stale = self.stale(ctx)
