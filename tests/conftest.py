@@ -113,6 +113,13 @@ FAST_COST = dict(repeats=2, steps=1, warmup=1)   # the cost stage: a few steps p
 SMALL_EVALUATION = dict(imagenet_val=4, coco_val=32, ade_val=32)
 
 
+def demo_task(demo: Config, name: str) -> dict:
+    """The demo pipeline's task ``name`` with an absolute config path and without its
+    seeds (a test study runs seeds only where it gives them)."""
+    return {**{k: v for k, v in demo.tasks[name].items() if k != 'seeds'},
+            'config': str(ROOT / demo.tasks[name].config)}
+
+
 def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
                    pretrain: dict = {}) -> Path:
     """The demo pipeline config with absolute config paths, small evaluation sets, FAST
@@ -120,9 +127,7 @@ def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
     methods, and the given
     tasks (each entry updated with its dict; the demo's seeds left out)."""
     demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
-    task_cfgs = {name: {**{k: v for k, v in demo.tasks[name].items() if k != 'seeds'},
-                        'config': str(ROOT / demo.tasks[name].config), **extra}
-                 for name, extra in tasks.items()}   # seeds: only where given
+    task_cfgs = {name: {**demo_task(demo, name), **extra} for name, extra in tasks.items()}
     options = {stage: {**demo.cfg_options.get(stage, {}), **FAST[stage]}
                for stage in ('pretrain', *tasks)}
     options['pretrain'].update(pretrain)

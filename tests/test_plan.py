@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT, TOOLS
+from conftest import ROOT, TOOLS, demo_task
 from mixedae.pipeline import Context, Plan, load_spec, plan_stages
 from mixedae.pipeline.executor import print_status
 from mixedae.pipeline.local import LocalExecutor
@@ -95,9 +95,7 @@ def write_config(tmp_path: Path, **changes) -> Path:
     demo = Config.fromfile(str(DEMO))
     cfg = dict(work_root=str(tmp_path / 'study'),
                methods={'mae': dict(config=str(ROOT / demo.methods.mae.config))},
-               tasks={t: {**{k: v for k, v in demo.tasks[t].items() if k != 'seeds'},
-                          'config': str(ROOT / demo.tasks[t].config)}
-                      for t in ('cls_linear', 'det_coco')})
+               tasks={t: demo_task(demo, t) for t in ('cls_linear', 'det_coco')})
     cfg.update(changes)
     path = tmp_path / 'pipeline.py'
     Config(cfg).dump(str(path))

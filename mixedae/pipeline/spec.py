@@ -142,6 +142,13 @@ def _check_keys(path: Path, where: str, given: dict, allowed: set, required: set
         raise _fail(path, where, f'missing key(s) {missing}')
 
 
+def _int_at_least(path: Path, key: str, value, minimum: int) -> int:
+    """``value`` if it is an integer (not a bool) >= ``minimum``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise _fail(path, key, f'expected an integer >= {minimum}, got {value!r}')
+    return value
+
+
 def _dict_of_dicts(path: Path, key: str, value) -> dict:
     if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
         raise _fail(path, key, f'expected a dict of dicts, got {value!r}')
@@ -321,9 +328,7 @@ def _slurm(path: Path, executor) -> Optional[SlurmSpec]:
 
 def _bootstrap(path: Path, tabulate: dict) -> dict:
     """The intervals' settings: resamples an integer >= 100, confidence in (0, 1)."""
-    resamples = tabulate.get('resamples', 1000)
-    if not isinstance(resamples, int) or isinstance(resamples, bool) or resamples < 100:
-        raise _fail(path, 'tabulate.resamples', f'expected an integer >= 100, got {resamples!r}')
+    resamples = _int_at_least(path, 'tabulate.resamples', tabulate.get('resamples', 1000), 100)
     confidence = tabulate.get('confidence', 0.95)
     if not isinstance(confidence, float) or not 0 < confidence < 1:
         raise _fail(path, 'tabulate.confidence', f'expected a number in (0, 1), got '
@@ -341,9 +346,7 @@ def _tiny_datasets(path: Path, prepare) -> Optional[dict]:
         sizes = dict(tiny.get('sizes') or {})
         _check_keys(path, 'prepare.tiny_datasets.sizes', sizes, set(TINY_SIZES), set())
         for key, value in sizes.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise _fail(path, f'prepare.tiny_datasets.sizes.{key}',
-                            f'expected an integer >= 1, got {value!r}')
+            _int_at_least(path, f'prepare.tiny_datasets.sizes.{key}', value, 1)
         tiny = dict(out=Path(tiny['out']), seed=int(tiny.get('seed', 0)), sizes=sizes)
     return tiny
 

@@ -30,10 +30,10 @@ class CocoScorer(ImageScorer):
 
     def compute(self, counts: np.ndarray) -> np.ndarray:
         out = np.empty((len(counts), len(self.items)))
+        targets = list(self.items.values())
         for iou_type, matches in self.matches.items():
-            columns = [c for c, (kind, _) in enumerate(self.items.values())
-                       if kind == iou_type]
-            wanted = [list(self.items.values())[c][1] for c in columns]
+            columns = [c for c, (kind, _) in enumerate(targets) if kind == iou_type]
+            wanted = [targets[c][1] for c in columns]
             for start in range(0, len(counts), ROWS):
                 precision = accumulate_precisions(matches, counts[start:start + ROWS])
                 for r, p in enumerate(precision, start):

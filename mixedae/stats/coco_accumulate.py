@@ -100,10 +100,10 @@ def segments_of(block: MatchBlock) -> Segments:
     return block.segments
 
 
-def weighted_precision(block: MatchBlock, counts: np.ndarray,
+def weighted_precision(block: MatchBlock, counts: np.ndarray, num_gt: np.ndarray,
                        rec_thrs: np.ndarray) -> np.ndarray:
     """``(B, T, R)`` :func:`block_precision` of a block without equal scores in an image,
-    for ``(B, n)`` counts with ground truth in every list.
+    for ``(B, n)`` counts whose lists have ``(B,)`` ``num_gt`` > 0 ground-truth objects.
 
     Only a segment's last position matters: precision falls along a run of false
     positives (the position before it bounds the envelope there), and a recall threshold
@@ -114,7 +114,7 @@ def weighted_precision(block: MatchBlock, counts: np.ndarray,
     fp = np.cumsum(np.moveaxis((seg.fp @ counts.T).reshape(shape), -1, 0), axis=2)
     precision = tp / (fp + tp + np.spacing(1))                       # (B, T, S)
     envelope = np.maximum.accumulate(precision[..., ::-1], axis=2)[..., ::-1]
-    need = first_reaching(rec_thrs, counts @ block.num_gt)            # (B, R)
+    need = first_reaching(rec_thrs, num_gt)                           # (B, R)
     # the first segment whose true positives reach `need`: one sorted search over every
     # (resample, threshold) row, each row's integers shifted past the previous row's
     b, t, d = tp.shape
@@ -131,7 +131,8 @@ def block_precisions(block: MatchBlock, counts: np.ndarray,
     list has no non-ignored ground truth."""
     num_t = block.tp.shape[0]
     out = -np.ones((len(counts), num_t, len(rec_thrs)))
-    rows = np.flatnonzero(counts @ block.num_gt)
+    num_gt = counts @ block.num_gt
+    rows = np.flatnonzero(num_gt)
     if block.group is not None:       # equal scores in an image: the copies interleave
         for r in rows:
             out[r] = block_precision(block, counts[r], rec_thrs)
@@ -142,7 +143,7 @@ def block_precisions(block: MatchBlock, counts: np.ndarray,
     step = max(1, CELLS // (num_t * segments_of(block).num))
     for start in range(0, len(rows), step):
         chunk = rows[start:start + step]
-        out[chunk] = weighted_precision(block, counts[chunk], rec_thrs)
+        out[chunk] = weighted_precision(block, counts[chunk], num_gt[chunk], rec_thrs)
     return out
 
 

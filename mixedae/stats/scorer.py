@@ -7,6 +7,7 @@ import numpy as np
 
 REMEMBERED = 8   # score batches an ImageScorer keeps (each (B, K) floats)
 
+
 class ImageScorer(abc.ABC):
     """A transfer metric recomputable on any resampled list of the evaluation images.
 
