@@ -150,6 +150,22 @@ def test_rerun_of_a_stage_gives_the_same_results(study, monkeypatch):
     assert {n: evaluation(d) for n, d in dirs.items()} == before
 
 
+def test_demo_pins_the_float_kernels():
+    """The demo's environment makes torch (this build) run its AVX2 kernels, not AVX-512
+    ones, on an x86-64 machine that has AVX2, and one OpenMP thread: the same kernels on
+    every such machine (at demo scale another kernel set moves detection by points)."""
+    env = Config.fromfile(ROOT / 'configs/pipelines/demo.py').env
+    probe = ('import torch; print(torch.backends.cpu.get_cpu_capability(), '
+             'torch.get_num_threads())')
+    result = subprocess.run([sys.executable, '-c', probe], env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=120, check=True)
+    capability, threads = result.stdout.split()
+    flags = re.search(r'^flags\s*:(.*)$', Path('/proc/cpuinfo').read_text(), re.M)
+    has_avx2 = flags is not None and 'avx2' in flags.group(1).split()
+    assert capability == 'AVX2' if has_avx2 else capability != 'AVX512', capability
+    assert threads == '1'
+
+
 def test_status_of_a_local_study(study, monkeypatch):
     cwd, _ = study
     monkeypatch.chdir(cwd)

@@ -21,7 +21,7 @@ from mixedae.pipeline.process import StageError
 from mixedae.pipeline.slurm import (JobInfo, SlurmError, SlurmExecutor, StageJob,
                                     job_status, record_path)
 from mixedae.pipeline.spec import PipelineConfigError
-from mixedae.pipeline.stages import Attempt, PrepareTinyDatasets, Stage
+from mixedae.pipeline.stages import Attempt, PrepareTinyDatasets, Stage, TrainStage
 from mixedae.study import read_state, write_state
 
 PUBLISHED = ROOT / 'benchmarks' / 'published_results.json'
@@ -117,6 +117,26 @@ def test_seeds_make_one_stage_per_seed(tmp_path):
     plan = Plan(list(stages.values()), only=['seed_1'])
     assert [s.name for s in plan.selected] == ['mae/cls_linear/seed_1']
     assert len(Plan(list(stages.values()), only=['cls_linear']).selected) == 2
+
+
+def test_the_pipelines_env_is_part_of_a_training_signature(tmp_path):
+    """Another `env` (threads, float kernels) trains again; a study without one keeps the
+    signature it had before `env` took part."""
+    def signatures(**changes):
+        spec = load_spec(write_config(tmp_path, **changes))
+        ctx = Context(TOOLS, env=spec.env,
+                      outputs={'mae/convert': dict.fromkeys(('mmdet', 'mmpretrain'), str(weights))})
+        return {s.name: s.signature(ctx) for s in plan_stages(spec, PUBLISHED)
+                if isinstance(s, TrainStage)}
+
+    weights = tmp_path / 'weights.pth'
+    weights.write_bytes(b'converted')
+    plain, pinned = signatures(), signatures(env=dict(OMP_NUM_THREADS='1'))
+    other = signatures(env=dict(OMP_NUM_THREADS='2'))
+    assert set(plain) == set(pinned) == {'mae/pretrain', 'mae/cls_linear', 'mae/det_coco'}
+    for name in plain:
+        assert 'env' not in plain[name] and pinned[name]['env'] == {'OMP_NUM_THREADS': '1'}
+        assert plain[name] != pinned[name] != other[name]
 
 
 def test_pretraining_seeds_make_one_chain_per_seed(tmp_path):
@@ -464,6 +484,25 @@ def test_demo_with_seeds_lists_a_stage_per_seed():
                 block = blocks[f'{method}/{task}/seed_{seed}']
                 assert f'randomness.seed={seed}' in block
                 assert f'work_dirs/demo_seeds/{method}/{task}/seed_{seed} ' in block
+
+
+def test_cpu_study_lists_three_seeds_and_longer_dense_schedules():
+    """configs/pipelines/cpu_study.py: MAE, MixedAE and scratch, every transfer run with
+    seeds 0-2, detection 600 and segmentation 1600 iterations."""
+    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
+                             'configs/pipelines/cpu_study.py', '--dry-run'], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    blocks = {b.split('  (')[0].split('] ')[1]: b for b in result.stdout.split('\n[')[1:]}
+    iters = {'det_coco': 600, 'seg_ade20k': 1600, 'cls_finetune': None, 'cls_linear': None}
+    for method in ('mae', 'mixedae', 'scratch'):
+        for task, max_iters in iters.items():
+            for seed in (0, 1, 2):
+                block = blocks[f'{method}/{task}/seed_{seed}']
+                assert f'randomness.seed={seed}' in block
+                assert max_iters is None or f'train_cfg.max_iters={max_iters} ' in block
+    assert not any(name.startswith('naive_mix/') for name in blocks)
+    assert 'model.backbone.init_cfg=None' in blocks['scratch/det_coco/seed_2']
 
 
 def test_tiny_datasets_are_remade_only_when_stale(tmp_path):

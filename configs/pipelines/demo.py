@@ -14,8 +14,10 @@
 # 3-7), nor with 3-4x longer transfer schedules (segmentation 1600 iterations: scratch
 # 65.1 / 65.6 mIoU, MAE 66.9 / 68.0, 2 seeds; detection 600: scratch 58.8 / 53.3 AP box,
 # MAE pre-trained 2000 iterations 49.6 / 48.1) or a frozen encoder (mIoU scratch 50.8 /
-# 52.1 / 64.4, MAE 58.1 / 51.6 / 60.3): at this scale the dense heads apparently get
-# nothing from the pre-trained patch features that random ones lack.
+# 52.1 / 64.4, MAE 58.1 / 51.6 / 60.3) or fewer labels (detection on 16 training scenes,
+# 800 iterations, seed 0: scratch 51.7 / 57.4 AP box / mask, MAE 47.0 / 55.2, MAE without
+# layer decay 48.1 / 57.7): at this scale the dense heads apparently get nothing from the
+# pre-trained patch features that random ones lack.
 # Run from the repository root:
 #   python tools/run_pipeline.py configs/pipelines/demo.py
 work_root = 'work_dirs/demo'
@@ -91,6 +93,14 @@ tabulate = dict(baseline='mae')
 # (benchmarks/cost_stage_check.py).
 cost = dict(repeats=30, steps=4, warmup=2)
 
-# One thread per training process: the tiny models gain nothing from a second one, and on
-# a busy 2-core machine two OpenMP threads per process slow a step down up to 50x.
-env = dict(OMP_NUM_THREADS='1')
+# The training processes' float kernels, pinned. One thread: the tiny models gain nothing
+# from a second one, on a busy 2-core machine two OpenMP threads per process slow a step
+# down up to 50x, and the thread count sets the order of float reductions. AVX2 kernels
+# in torch (ATen), oneDNN and MKL (its conditional numerical reproducibility mode) on
+# every x86-64 machine that has AVX2, whether or not it has AVX-512: at this scale the
+# kernels' rounding moves detection and segmentation by points. Measured on this code,
+# the whole demo with this machine's AVX-512 kernels instead of these: classification
+# unchanged (0 to 0.2 points), mIoU -0.4 to +5.2, AP box -2.6 to +5.5, AP mask -3.0 to
+# +5.1, 3 of the 20 cells outside their intervals (README, "Determinism").
+env = dict(OMP_NUM_THREADS='1', ATEN_CPU_CAPABILITY='avx2', ONEDNN_MAX_CPU_ISA='AVX2',
+           MKL_CBWR='AVX2')

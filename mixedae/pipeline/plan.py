@@ -148,7 +148,8 @@ def method_chain(spec: PipelineSpec, study: Study, method: Method, prepare: tupl
     pretrain = [TrainStage(*seeded(f'{name}/pretrain', study.task_dir(name, 'pretrain'), seed),
                            'pretrain', prepare, config=method.config.resolve(),
                            cfg_options={**method.cfg_options, **(
-                               {} if seed is None else {'randomness.seed': seed})})
+                               {} if seed is None else {'randomness.seed': seed})},
+                           env=spec.env)
                 ] if method.pretrains else []
     if not spec.tasks:
         return pretrain
@@ -181,7 +182,7 @@ def transfer_stages(spec: PipelineSpec, study: Study, method: Method, task: Task
         [(name, folder, {})]
     return [TrainStage(name, folder, task.name, tuple(s.name for s in convert),
                        config=task.config.resolve(), cfg_options={**options, **seed},
-                       checkpoint_from=weights, test=task.test)
+                       checkpoint_from=weights, test=task.test, env=spec.env)
             for name, folder, seed in runs]
 
 

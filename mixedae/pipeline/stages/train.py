@@ -83,11 +83,14 @@ class TrainStage(Stage):
 
     ``checkpoint_from`` = (stage, output, config key): pass that stage's output file to
     the config key (e.g. the converted checkpoint to ``model.backbone.init_cfg.checkpoint``).
+    ``env``: the pipeline's ``env``, part of the signature where set (the threads and
+    float kernels it pins change the numbers).
     """
     config: Path = Path()
     cfg_options: dict = field(default_factory=dict)
     checkpoint_from: Optional[tuple[str, str, str]] = None
     test: bool = False
+    env: dict = field(default_factory=dict)
     trains = True
 
     def options(self, ctx: Context) -> list[str]:
@@ -117,7 +120,7 @@ class TrainStage(Stage):
         if self.checkpoint_from:
             inputs.append(file_stamp(ctx.output(*self.checkpoint_from[:2])))
         return {'train': self.train_args(ctx), 'config_sha256': config_digest(self.config),
-                'test': self.test, 'inputs': inputs}
+                'test': self.test, 'inputs': inputs, **({'env': self.env} if self.env else {})}
 
     def run(self, ctx: Context, attempt: Attempt) -> dict[str, str]:
         # resume only an interrupted attempt at this very signature, else start afresh
