@@ -121,11 +121,12 @@ def demo_task(demo: Config, name: str) -> dict:
 
 
 def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
-                   pretrain: dict = {}) -> Path:
+                   pretrain: dict = {}, **keys) -> Path:
     """The demo pipeline config with absolute config paths, small evaluation sets, FAST
     schedules (pre-training updated with ``pretrain``) and cost measurement, the given
     methods, and the given
-    tasks (each entry updated with its dict; the demo's seeds left out)."""
+    tasks (each entry updated with its dict; the demo's seeds left out); ``keys``: more
+    top-level keys."""
     demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
     task_cfgs = {name: {**demo_task(demo, name), **extra} for name, extra in tasks.items()}
     options = {stage: {**demo.cfg_options.get(stage, {}), **FAST[stage]}
@@ -133,7 +134,8 @@ def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
     options['pretrain'].update(pretrain)
     prepare = dict(tiny_datasets=dict(demo.prepare.tiny_datasets, sizes=SMALL_EVALUATION))
     cfg = Config(dict(work_root='study', prepare=prepare, methods=methods,
-                      tasks=task_cfgs, cfg_options=options, env=demo.env, cost=FAST_COST))
+                      tasks=task_cfgs, cfg_options=options, env=demo.env, cost=FAST_COST,
+                      **keys))
     cfg.dump(str(path))
     return path
 

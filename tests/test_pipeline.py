@@ -404,17 +404,20 @@ def running(pid: int) -> bool:
         return False
 
 
-def test_killed_pipeline_takes_its_training_along(study):
+@pytest.mark.parametrize('workers, stop', [(1, signal.SIGKILL), (2, signal.SIGTERM)])
+def test_killed_pipeline_takes_its_training_along(study, workers, stop):
     """SIGKILL of tools/run_pipeline.py while it trains: the training holds the stage's
     lock too (it outlives the pipeline until the training exits) and is stopped by the
-    parent-death signal; the stage is left to resume."""
+    parent-death signal; SIGTERM while stages run in threads (`workers`): the pipeline
+    stops their commands. Either way the stage is left to resume."""
     cwd, _ = study
-    config = write_pipeline(cwd / 'killed.py', demo_method('mae'), {}, pretrain={
-        'train_cfg.max_iters': 5000, 'param_scheduler.1.end': 5000})
-    stage_dir = cwd / 'killed' / 'mae' / 'pretrain'
+    config = write_pipeline(cwd / f'killed{workers}.py', demo_method('mae'), {}, pretrain={
+        'train_cfg.max_iters': 5000, 'param_scheduler.1.end': 5000},
+        executor=dict(type='local', workers=workers))
+    stage_dir = cwd / f'killed{workers}' / 'mae' / 'pretrain'
     proc = subprocess.Popen([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config),
-                             '--work-root', 'killed'], cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                             '--work-root', f'killed{workers}'], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
         log = stage_dir / 'stage.log'
@@ -426,8 +429,8 @@ def test_killed_pipeline_takes_its_training_along(study):
         fds = [os.readlink(fd) for fd in Path(f'/proc/{child}/fd').iterdir()]
         assert str(lock) in fds   # the training holds the lock as well
     finally:
-        proc.kill()
-        proc.wait()
+        proc.send_signal(stop)
+        proc.wait(60)
     deadline = time.monotonic() + 30
     while running(child):
         assert time.monotonic() < deadline, f'training {child} still runs 30 s after'

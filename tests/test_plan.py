@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +32,12 @@ DEMO = ROOT / 'configs' / 'pipelines' / 'demo.py'
 @dataclass
 class FakeStage(Stage):
     """Writes ``out.txt`` holding ``value`` and the outputs of the stages it needs; fails
-    while ``fail`` is set; records every run in ``runs``."""
+    while ``fail`` is set; records every run in ``runs``; waits at the barrier ``meet``
+    (for a stage that must run at the same time)."""
     value: str = 'v'
     fail: bool = False
     runs: list = None
+    meet: threading.Barrier = None
     trains = True
 
     def describe(self, ctx: Context) -> str:
@@ -46,6 +49,8 @@ class FakeStage(Stage):
 
     def run(self, ctx: Context, attempt: Attempt) -> dict:
         self.runs.append((self.name, attempt.resume))
+        if self.meet is not None:
+            self.meet.wait()
         if self.fail:
             raise StageError(f'{self.name} failed on purpose')
         out = self.dir / 'out.txt'
@@ -81,8 +86,8 @@ def run(stages, root, only=(), force=()):
 def test_demo_plan_names_every_stage(monkeypatch):
     monkeypatch.chdir(ROOT)
     stages = plan_stages(load_spec(DEMO), PUBLISHED)
-    tasks = ['pretrain', 'convert', 'cls_finetune', 'cls_linear', 'det_coco/seed_0',
-             'det_coco/seed_1', 'seg_ade20k']
+    tasks = ['pretrain', 'convert', 'cls_finetune', 'cls_linear',
+             *(f'{task}/seed_{s}' for task in ('det_coco', 'seg_ade20k') for s in (0, 1, 2))]
     assert [s.name for s in stages] == ['prepare', *(f'{m}/{t}' for m in (
         'mae', 'naive_mix', 'mixedae') for t in tasks), *(f'scratch/{t}' for t in tasks[2:]),
         'cost', 'tabulate', 'report']
@@ -230,6 +235,38 @@ def test_failure_blocks_only_what_needs_it(tmp_path):
     outcomes, _ = run(stages, tmp_path)
     assert outcomes['b'] == 'done' and outcomes['c'] == 'done'
     assert ('b', True) in stages[0].runs   # resumed the failed attempt
+
+
+def test_workers_run_stages_at_once_in_order(tmp_path):
+    """executor.workers = 2: b and d (each after a) run at the same time (each waits for
+    the other at a barrier), c after b, the tables after everything; the lines name their
+    stage; a failure still blocks only what needs it."""
+    spec = load_spec(write_config(tmp_path, executor=dict(type='local', workers=2)))
+    executor = LocalExecutor(spec, Context(TOOLS))
+    meet = threading.Barrier(2, timeout=20)
+    stages = fake_study(tmp_path / 'ok', b=dict(meet=meet), d=dict(meet=meet))
+    out = io.StringIO()
+    outcomes = executor.run(Plan(stages, (), ()), out)
+    assert [(o.stage.name, o.status) for o in outcomes] == [
+        (n, 'done') for n in ('a', 'b', 'c', 'd', 'tables')]
+    order = [name for name, _ in stages[0].runs]
+    assert order[0] == 'a' and set(order[1:3]) == {'b', 'd'} and order[-1] == 'tables'
+    assert (tmp_path / 'ok' / 'c' / 'out.txt').read_text() == 'vvv'
+    assert '    b: done in ' in out.getvalue() and '[5/5] tables' in out.getvalue()
+
+    stages = fake_study(tmp_path / 'failing', b=dict(fail=True))
+    outcomes = executor.run(Plan(stages, (), ()), out := io.StringIO())
+    assert {o.stage.name: o.status for o in outcomes} == {
+        'a': 'done', 'b': 'failed', 'c': 'blocked', 'd': 'done', 'tables': 'done'}
+    assert 'c: blocked: needs b' in out.getvalue()
+
+
+def test_workers_with_a_launcher_are_refused(tmp_path):
+    with pytest.raises(PipelineConfigError, match=r'executor\.workers.*torchrun'):
+        load_spec(write_config(tmp_path, executor=dict(type='local', workers=2),
+                               launcher=dict(nproc_per_node=2)))
+    with pytest.raises(PipelineConfigError, match=r'executor\.workers.*integer >= 1'):
+        load_spec(write_config(tmp_path, executor=dict(type='local', workers=0)))
 
 
 def test_interrupted_stage_resumes_and_forced_stage_starts_afresh(tmp_path):

@@ -10,7 +10,6 @@ from ..study import write_state
 from .lock import StageBusy, StageLock, stage_lock
 from .plan import Decision, Plan
 from .process import StageError
-from .progress import Progress
 from .stages import Attempt, Context, Stage
 from .stages.base import LineSink
 
@@ -24,9 +23,10 @@ class Outcome:
     message: str = ''
 
 
-def run_stage(plan: Plan, stage: Stage, base: Context, progress: Progress,
+def run_stage(plan: Plan, stage: Stage, base: Context, on_line: LineSink,
               force: bool) -> Outcome:
-    """Skip, block or run ``stage`` (blocked too while another process holds its lock)."""
+    """Skip, block or run ``stage`` (blocked too while another process holds its lock);
+    ``on_line``: every output line of its commands (the progress)."""
     ctx = plan.context(stage, base)
     decision = plan.decide(stage, ctx, force)
     if decision.action in ('skip', 'blocked'):
@@ -37,7 +37,7 @@ def run_stage(plan: Plan, stage: Stage, base: Context, progress: Progress,
             decision = plan.decide(stage, ctx, force)
             if decision.action == 'skip':   # another process finished it meanwhile
                 return Outcome(stage, 'skipped', message=decision.reason)
-            return attempt(stage, ctx, decision, progress.update, lock)
+            return attempt(stage, ctx, decision, on_line, lock)
     except StageBusy as e:
         return Outcome(stage, 'blocked', message=str(e))
 

@@ -1,9 +1,9 @@
 """The executor seam: an executor starts the selected stages of a :class:`~.plan.Plan`,
 attaches to stages already running, waits for them and reports where each stands. What
 to run, and whether a stage is up to date, is the plan's; where and how a stage's work
-runs is the executor's: :mod:`.local` (one after another, in this process and its
-subprocesses) or :mod:`.slurm` (every stage a SLURM job); ``mixedae.pipeline.executor_for``
-picks the one the pipeline config names.
+runs is the executor's: :mod:`.local` (one after another or a few at once, in this
+process and its subprocesses) or :mod:`.slurm` (every stage a SLURM job);
+``mixedae.pipeline.executor_for`` picks the one the pipeline config names.
 """
 import os
 import re
@@ -127,15 +127,17 @@ class Executor(ABC):
                   + f'\n      {stage.describe(ctx)}', file=out)
 
 
-def report_outcome(outcome: Outcome, out: TextIO) -> None:
-    """One line per stage outcome; a failure names the log and its last error lines."""
+def report_outcome(outcome: Outcome, out: TextIO, named: bool = False) -> None:
+    """One line per stage outcome; a failure names the log and its last error lines.
+    ``named``: a skipped or blocked stage's line names it (several run at once)."""
     if outcome.status == 'failed':
         print(f'    FAILED {outcome.stage.name}: {outcome.message}\n'
               f'    log: {outcome.stage.log}', file=out)
         for line in error_excerpt(outcome.stage.log):
             print(f'      | {line}', file=out)
     elif outcome.status in ('blocked', 'skipped'):
-        print(f'    {outcome.status}: {outcome.message}', file=out)
+        name = f'{outcome.stage.name}: ' if named else ''
+        print(f'    {name}{outcome.status}: {outcome.message}', file=out)
     out.flush()
 
 

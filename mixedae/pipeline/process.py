@@ -11,6 +11,8 @@ from typing import Callable, Optional, Sequence, TextIO
 from .lock import StageLock
 
 TRACEBACK = 'Traceback (most recent call last):'
+RUNNING: set[subprocess.Popen] = set()   # the commands started here that still run
+INTERRUPTED: set[subprocess.Popen] = set()   # those stop_running() stopped
 IGNORED = re.compile(r'^Exception ignored (in|on)\b')
 
 
@@ -58,6 +60,7 @@ def run_logged(argv: Sequence[str], log: TextIO, on_line: Callable[[str], None],
                             preexec_fn=lambda: die_with_parent(parent))
     if lock:
         lock.note(f'pipeline pid {parent}, command pid {proc.pid}: {" ".join(argv)}')
+    RUNNING.add(proc)
     try:
         for line in proc.stdout:
             log.write(line)
@@ -67,8 +70,11 @@ def run_logged(argv: Sequence[str], log: TextIO, on_line: Callable[[str], None],
         stop(proc)
         raise
     finally:
+        RUNNING.discard(proc)
         proc.stdout.close()
         log.flush()
+    if proc in INTERRUPTED:   # as if this thread had been interrupted: the stage resumes
+        raise KeyboardInterrupt(f'{label} stopped: the pipeline was interrupted')
     if proc.returncode:
         raise StageError(f'{label} exited with status {proc.returncode}')
 
@@ -84,6 +90,14 @@ def stop(proc: subprocess.Popen, grace: float = 10.) -> None:
             proc.wait(grace)
         except subprocess.TimeoutExpired:
             pass
+
+
+def stop_running() -> None:
+    """Stop every command still running (the driver was interrupted while other threads
+    waited for their stages' commands)."""
+    for proc in list(RUNNING):
+        INTERRUPTED.add(proc)
+        stop(proc)
 
 
 def error_excerpt(log_path: Path, max_lines: int = 6) -> list[str]:

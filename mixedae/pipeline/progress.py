@@ -4,13 +4,15 @@ The iteration comes from mmengine's log lines as the stage's output streams
 (``Iter(train) [ 120/300]  ... eta: 0:00:18``, ``Epoch(train) [3][ 10/40]``,
 ``Iter(val) [4/8]``); the pipeline's ETA from the durations of finished stages of the same
 task. On a terminal the line is redrawn in place, otherwise a line is printed each time
-the stage passes another quarter of its iterations.
+the stage passes another quarter of its iterations; with several stages at once, a line
+named after its stage at each quarter.
 """
 import re
 import statistics
 import sys
+import threading
 from dataclasses import dataclass
-from typing import Optional, Sequence, TextIO
+from typing import Callable, Optional, Sequence, TextIO
 
 ITER = re.compile(r'(Epoch|Iter)\((?P<mode>train|val|test)\)\s*(\[\s*(?P<epoch>\d+)\])?'
                   r'\s*\[\s*(?P<k>\d+)/(?P<n>\d+)\]')
@@ -70,10 +72,12 @@ class Progress:
     (data, conversion, tables) of such a task as nothing.
     """
 
-    def __init__(self, total: int, out: TextIO = sys.stdout) -> None:
+    def __init__(self, total: int, out: TextIO = sys.stdout, workers: int = 1) -> None:
         self.total = total
         self.out = out
-        self.live = out.isatty()
+        self.workers = workers   # stages at once: the estimate of the later ones is shared
+        self.live = out.isatty() and workers == 1   # one line rewritten in place
+        self.printing = threading.Lock()
         self.durations: dict[str, list[float]] = {}
         self.training: list[float] = []  # durations of finished stages that trained
         self.quarter = -1
@@ -104,6 +108,7 @@ class Progress:
         self.quarter = -1
         self.after = self.estimate(pending[1:]) if pending else None
         eta = self.estimate(pending)
+        eta = eta / self.workers if eta is not None else None
         suffix = f'  (pipeline eta {format_seconds(eta)})' if eta is not None else ''
         self.print(f'[{index}/{self.total}] {name}{suffix}')
 
@@ -129,13 +134,29 @@ class Progress:
             if not self.live:
                 self.print(text)
 
-    def finish(self, task: str, status: str, seconds: float, trained: bool) -> None:
-        """Close the stage's progress line; a finished stage times its task for the ETA."""
+    def finish(self, task: str, status: str, seconds: float, trained: bool,
+               name: str = '') -> None:
+        """Close the stage's progress line; a finished stage times its task for the ETA.
+        ``name``: the stage's, said where several run at once."""
         if self.live:
             self.out.write('\r\033[K')
         if status == 'done':
             self.record(task, seconds, trained)
-            self.print(f'    done in {format_seconds(seconds)}')
+            self.print(f'    {name + ": " if name else ""}done in {format_seconds(seconds)}')
+
+    def stage_lines(self, name: str) -> Callable[[str], None]:
+        """The line sink of one of several stages running at once: a line named after
+        the stage at each quarter of its training."""
+        quarter = -1
+
+        def update(line: str) -> None:
+            nonlocal quarter
+            info = parse_iter_line(line)
+            if info is not None and info.mode == 'train' and 4 * info.k // info.n > quarter:
+                quarter = 4 * info.k // info.n
+                self.print(f'    {name}: {info}')
+        return update
 
     def print(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        with self.printing:
+            print(text, file=self.out, flush=True)

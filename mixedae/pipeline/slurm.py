@@ -234,7 +234,7 @@ class StageJob:
         restarts = int(os.environ.get('SLURM_RESTART_COUNT', '0'))
         print(f'{self.stage.name}: job {job_id}' + (f', restart {restarts}' if restarts
                                                     else ''), flush=True)
-        outcome = run_stage(self.plan, self.stage, ctx, Progress(1, sys.stdout),
+        outcome = run_stage(self.plan, self.stage, ctx, Progress(1, sys.stdout).update,
                             self.force and not restarts)
         report_outcome(outcome, sys.stdout)
         if outcome.status in ('failed', 'blocked'):

@@ -26,6 +26,7 @@ Keys (paths are relative to the current directory, like mmengine's tools)::
     env = dict(OMP_NUM_THREADS='1')         # optional: environment of the subprocesses
     executor = dict(type='slurm', partition='gpu', nodes=1, gpus_per_node=8,   # optional:
                     stages={'*/pretrain': dict(nodes=4)})   # every stage a SLURM job
+    executor = dict(type='local', workers=2)   # or: up to 2 stages at once on this machine
 
 Names starting with ``_`` are free for helper variables; any other unknown key is an
 error, as is a missing config file, so a typo fails before hours of training.
@@ -115,6 +116,7 @@ class PipelineSpec:
     env: dict = field(default_factory=dict)
     cost: dict = field(default_factory=dict)   # measure_costs() settings of the cost stage
     slurm: Optional[SlurmSpec] = None   # None: the local executor
+    workers: int = 1                    # the local executor's stages at once
 
     def stage_options(self, method: str, task: str) -> dict:
         """Per-stage overrides: ``cfg_options[task]`` then ``cfg_options['method/task']``."""
@@ -311,7 +313,7 @@ def _slurm(path: Path, executor) -> Optional[SlurmSpec]:
         raise _fail(path, 'executor', f"expected dict(type='local' or 'slurm', ...), "
                     f'got {executor!r}')
     if executor.get('type', 'local') == 'local':
-        _check_keys(path, 'executor', executor, {'type'}, set())
+        _check_keys(path, 'executor', executor, {'type', 'workers'}, set())
         return None
     _check_keys(path, 'executor', executor,
                 {'type', 'stages', 'max_requeues', *SLURM_RESOURCES}, set())
@@ -374,6 +376,12 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
     if slurm and cfg.get('launcher') is not None:
         raise _fail(path, 'launcher', 'starts torchrun on the local node; with the slurm '
                     'executor give executor.gpus_per_node / tasks_per_node instead')
+    workers = _int_at_least(path, 'executor.workers',
+                            (cfg.get('executor') or {}).get('workers', 1), 1)
+    if workers > 1 and cfg.get('launcher') is not None:
+        raise _fail(path, 'executor.workers', f'{workers} stages at once would each start '
+                    'torchrun on all of this node\'s devices: one at a time with a launcher '
+                    "(or executor = dict(type='slurm', ...))")
     both = [f'{m.name}/{t.name}' for m in methods for t in tasks_spec if m.seeds and t.seeds]
     if both:
         raise _fail(path, 'seeds', f'{", ".join(both)}: pre-training seeds and transfer seeds '
@@ -390,4 +398,5 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
         nproc_per_node=_nproc(path, cfg.get('launcher')),
         env=_env(path, cfg.get('env', {})),
         cost=_cost(path, cfg.get('cost', {})),
-        slurm=slurm)
+        slurm=slurm,
+        workers=workers)
