@@ -5,4 +5,5 @@
 _base_ = './demo.py'
 
 work_root = 'work_dirs/demo_slurm'
-executor = dict(type='slurm', cpus_per_task=1, timeout_min=60)
+# replaces the demo's executor (its local `workers`) as a whole
+executor = dict(_delete_=True, type='slurm', cpus_per_task=1, timeout_min=60)

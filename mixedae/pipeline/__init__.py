@@ -6,11 +6,11 @@ the plan says, once for every executor, which stages are selected, forced, up to
 to resume or blocked. An executor (:mod:`.executor`) starts the stages, attaches to
 running ones, waits for them and reports them: :mod:`.local` runs them on this machine
 (one after another, or a few at once), :mod:`.slurm` makes every stage a SLURM job.
-Either runs a stage the same way (:mod:`.execute`): training and testing as subprocesses of ``tools/train.py`` /
-``tools/test.py`` with their output in the stage's ``stage.log``, progress parsed from
-mmengine's log lines (:mod:`.progress`), a ``stage.json`` state so that a re-run skips
-what is done and resumes what was interrupted, a lock per stage shared with its command
-(:mod:`.lock`). Nothing here imports torch or an OpenMMLab model library: only the stages
+Either runs a stage the same way (:mod:`.execute`): training and testing as subprocesses
+of ``tools/train.py`` / ``tools/test.py`` with their output in the stage's ``stage.log``,
+progress parsed from mmengine's log lines (:mod:`.progress`), a ``stage.json`` state so
+that a re-run skips what is done and resumes what was interrupted, a lock per stage
+shared with its command (:mod:`.lock`). Nothing here imports torch or an OpenMMLab model library: only the stages
 that convert weights or draw the report do, when they run.
 """
 from .execute import Outcome

@@ -73,7 +73,8 @@ class LocalExecutor(Executor):
                         if outcome.status in ('done', 'failed'):
                             progress.finish(stage.task, outcome.status, outcome.seconds,
                                             stage.trains, stage.name)
-                        report_outcome(outcome, out, named=True)
+                        with progress.printing:   # not amid a running stage's line
+                            report_outcome(outcome, out, named=True)
             except BaseException:
                 stop_running()
                 raise
