@@ -121,12 +121,11 @@ def demo_task(demo: Config, name: str) -> dict:
 
 
 def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
-                   pretrain: dict = {}, **keys) -> Path:
+                   pretrain: dict = {}) -> Path:
     """The demo pipeline config with absolute config paths, small evaluation sets, FAST
     schedules (pre-training updated with ``pretrain``) and cost measurement, the given
     methods, and the given
-    tasks (each entry updated with its dict; the demo's seeds left out); ``keys``: more
-    top-level keys."""
+    tasks (each entry updated with its dict; the demo's seeds left out)."""
     demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
     task_cfgs = {name: {**demo_task(demo, name), **extra} for name, extra in tasks.items()}
     options = {stage: {**demo.cfg_options.get(stage, {}), **FAST[stage]}
@@ -134,8 +133,7 @@ def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
     options['pretrain'].update(pretrain)
     prepare = dict(tiny_datasets=dict(demo.prepare.tiny_datasets, sizes=SMALL_EVALUATION))
     cfg = Config(dict(work_root='study', prepare=prepare, methods=methods,
-                      tasks=task_cfgs, cfg_options=options, env=demo.env, cost=FAST_COST,
-                      **keys))
+                      tasks=task_cfgs, cfg_options=options, env=demo.env, cost=FAST_COST))
     cfg.dump(str(path))
     return path
 

@@ -150,22 +150,6 @@ def test_rerun_of_a_stage_gives_the_same_results(study, monkeypatch):
     assert {n: evaluation(d) for n, d in dirs.items()} == before
 
 
-def test_demo_pins_the_float_kernels():
-    """The demo's environment makes torch (this build) run its AVX2 kernels, not AVX-512
-    ones, on an x86-64 machine that has AVX2, and one OpenMP thread: the same kernels on
-    every such machine (at demo scale another kernel set moves detection by points)."""
-    env = Config.fromfile(ROOT / 'configs/pipelines/demo.py').env
-    probe = ('import torch; print(torch.backends.cpu.get_cpu_capability(), '
-             'torch.get_num_threads())')
-    result = subprocess.run([sys.executable, '-c', probe], env={**os.environ, **env},
-                            capture_output=True, text=True, timeout=120, check=True)
-    capability, threads = result.stdout.split()
-    flags = re.search(r'^flags\s*:(.*)$', Path('/proc/cpuinfo').read_text(), re.M)
-    has_avx2 = flags is not None and 'avx2' in flags.group(1).split()
-    assert capability == 'AVX2' if has_avx2 else capability != 'AVX512', capability
-    assert threads == '1'
-
-
 def test_status_of_a_local_study(study, monkeypatch):
     cwd, _ = study
     monkeypatch.chdir(cwd)
@@ -404,20 +388,17 @@ def running(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize('workers, stop', [(1, signal.SIGKILL), (2, signal.SIGTERM)])
-def test_killed_pipeline_takes_its_training_along(study, workers, stop):
+def test_killed_pipeline_takes_its_training_along(study):
     """SIGKILL of tools/run_pipeline.py while it trains: the training holds the stage's
     lock too (it outlives the pipeline until the training exits) and is stopped by the
-    parent-death signal; SIGTERM while stages run in threads (`workers`): the pipeline
-    stops their commands. Either way the stage is left to resume."""
+    parent-death signal; the stage is left to resume."""
     cwd, _ = study
-    config = write_pipeline(cwd / f'killed{workers}.py', demo_method('mae'), {}, pretrain={
-        'train_cfg.max_iters': 5000, 'param_scheduler.1.end': 5000},
-        executor=dict(type='local', workers=workers))
-    stage_dir = cwd / f'killed{workers}' / 'mae' / 'pretrain'
+    config = write_pipeline(cwd / 'killed.py', demo_method('mae'), {}, pretrain={
+        'train_cfg.max_iters': 5000, 'param_scheduler.1.end': 5000})
+    stage_dir = cwd / 'killed' / 'mae' / 'pretrain'
     proc = subprocess.Popen([sys.executable, str(TOOLS / 'run_pipeline.py'), str(config),
-                             '--work-root', f'killed{workers}'], cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             '--work-root', 'killed'], cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
         log = stage_dir / 'stage.log'
@@ -429,8 +410,8 @@ def test_killed_pipeline_takes_its_training_along(study, workers, stop):
         fds = [os.readlink(fd) for fd in Path(f'/proc/{child}/fd').iterdir()]
         assert str(lock) in fds   # the training holds the lock as well
     finally:
-        proc.send_signal(stop)
-        proc.wait(60)
+        proc.kill()
+        proc.wait()
     deadline = time.monotonic() + 30
     while running(child):
         assert time.monotonic() < deadline, f'training {child} still runs 30 s after'

@@ -1,12 +1,17 @@
-"""The plan and the executors' decisions, on fake stages and a fake SLURM (milliseconds):
+"""The plan and the executors' decisions, on fake stages and a fake SLURM (mostly milliseconds):
 which stages a study has, which are selected, forced, up to date, resumed or blocked, and
 what the local and slurm executors do with them. The real runs (a local study, a study as
 SLURM jobs, a requeued training) are tests/test_pipeline.py and tests/test_slurm.py."""
 import io
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
+import textwrap
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -259,6 +264,73 @@ def test_workers_run_stages_at_once_in_order(tmp_path):
     assert {o.stage.name: o.status for o in outcomes} == {
         'a': 'done', 'b': 'failed', 'c': 'blocked', 'd': 'done', 'tables': 'done'}
     assert 'c: blocked: needs b' in out.getvalue()
+
+
+def test_interrupted_workers_stop_their_commands(tmp_path):
+    """SIGTERM to a driver running two stages at once (their commands started from its
+    threads): it stops both commands and leaves both stages to resume."""
+    driver = tmp_path / 'driver.py'
+    driver.write_text(textwrap.dedent(f"""
+        import signal, sys
+        from dataclasses import dataclass
+        from pathlib import Path
+        from types import SimpleNamespace
+        from mixedae.pipeline import Context, Plan
+        from mixedae.pipeline.local import LocalExecutor
+        from mixedae.pipeline.stages import Stage
+
+        @dataclass
+        class Sleep(Stage):
+            def describe(self, ctx): return 'sleep'
+            def signature(self, ctx): return {{}}
+            def run(self, ctx, attempt):
+                attempt.run([sys.executable, '-c', 'import time; print("up", flush=True);'
+                             ' time.sleep(300)'], 'sleep', {{}})
+                return {{}}
+
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt(signum)
+
+        signal.signal(signal.SIGTERM, interrupt)
+        root = Path({str(tmp_path)!r})
+        stages = [Sleep(n, root / n, 'sleep') for n in ('a', 'b')]
+        executor = LocalExecutor(SimpleNamespace(workers=2), Context(Path({str(TOOLS)!r})))
+        executor.run(Plan(stages), sys.stdout)
+    """))
+    proc = subprocess.Popen([sys.executable, str(driver)], cwd=ROOT, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        logs = [tmp_path / n / 'stage.log' for n in ('a', 'b')]
+        while not all(log.is_file() and 'up' in log.read_text() for log in logs):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        commands = [int(re.search(r'command pid (\d+)', (log.parent / '.stage.lock')
+                                  .read_text())[1]) for log in logs]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) != 0
+    finally:
+        proc.kill()
+    for pid in commands:
+        assert not Path(f'/proc/{pid}').exists() or 'Z' in Path(
+            f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[:1], pid
+    assert [read_state(log.parent)['status'] for log in logs] == ['running', 'running']
+
+
+def test_demo_pins_the_float_kernels():
+    """The demo's environment makes torch (this build) run its AVX2 kernels, not AVX-512
+    ones, on an x86-64 machine that has AVX2, and one OpenMP thread: the same kernels on
+    every such machine (at demo scale another kernel set moves detection by points)."""
+    env = Config.fromfile(ROOT / 'configs/pipelines/demo.py').env
+    probe = ('import torch; print(torch.backends.cpu.get_cpu_capability(), '
+             'torch.get_num_threads())')
+    result = subprocess.run([sys.executable, '-c', probe], env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=120, check=True)
+    capability, threads = result.stdout.split()
+    flags = re.search(r'^flags\s*:(.*)$', Path('/proc/cpuinfo').read_text(), re.M)
+    has_avx2 = flags is not None and 'avx2' in flags.group(1).split()
+    assert capability == 'AVX2' if has_avx2 else capability != 'AVX512', capability
+    assert threads == '1'
 
 
 def test_workers_with_a_launcher_are_refused(tmp_path):
