@@ -1,6 +1,7 @@
 """Mixing, unmixing and the reconstruction loss on foreign positions."""
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 
 from mixedae.models.head import MixedAEHead
 from mixedae.models.mixing import check_batch_size, check_mix_config, mix_tokens, \
@@ -43,8 +44,10 @@ def test_mix_then_unmix_returns_own_tokens_and_mask_elsewhere():
 
 def test_reconstruction_loss_ignores_own_positions():
     torch.manual_seed(0)
-    head = MixedAEHead(loss=dict(type='PixelReconstructionLoss', criterion='L2'),
-                       patch_size=8)
+    # whatever scope an earlier test in this process left (mmseg's has no such loss)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        head = MixedAEHead(loss=dict(type='PixelReconstructionLoss', criterion='L2'),
+                           patch_size=8)
     images = torch.randn(8, 3, 32, 32)
     src = mixing_sources(2, 16, 4)
     pred = torch.randn(8, 16, 192)
