@@ -124,8 +124,8 @@ def write_pipeline(path: Path, methods: dict, tasks: dict[str, dict],
                    pretrain: dict = {}) -> Path:
     """The demo pipeline config with absolute config paths, small evaluation sets, FAST
     schedules (pre-training updated with ``pretrain``) and cost measurement, the given
-    methods, and the given
-    tasks (each entry updated with its dict; the demo's seeds left out)."""
+    methods, and the given tasks (each entry updated with its dict; the demo's seeds left
+    out)."""
     demo = Config.fromfile(str(ROOT / 'configs' / 'pipelines' / 'demo.py'))
     task_cfgs = {name: {**demo_task(demo, name), **extra} for name, extra in tasks.items()}
     options = {stage: {**demo.cfg_options.get(stage, {}), **FAST[stage]}

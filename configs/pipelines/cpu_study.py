@@ -17,8 +17,7 @@ methods = dict(
     mixedae=dict(config='configs/demo/mixedae_vit-tiny-p8_1xb32-300i_tiny.py'),
     scratch=dict(checkpoint=None),
 )
-seeds = [0, 1, 2]                            # every transfer task
-tasks = dict(det_coco=dict(seeds=[0, 1, 2]))   # the demo's [0, 1] for detection
+seeds = [0, 1, 2]   # every transfer task (the demo's detection and segmentation have these)
 
 _det_iters = 600
 _seg_iters = 1600

@@ -56,9 +56,9 @@ tasks = dict(
 # importing torch + OpenMMLab): prepare 3 s, pre-training 25-29 s (400 iterations),
 # fine-tuning 15-18, linear probe 11-14, detection 43-57 per seed (~11 s of it the
 # validation on 256 scenes), segmentation 24-33 per seed, cost 20, tables 34 and report 36
-# (the bootstrap: 1000 resamples of every cell and delta). Iteration counts
-# are multiples of the loggers' intervals (10, 4): the table's schedules come from the
-# logged iterations. Transfer stages validate at their last iteration; those metrics are
+# (the bootstrap: 1000 resamples of every cell and delta). Iteration counts are multiples
+# of the loggers' intervals (10, 4): the table's schedules come from the logged
+# iterations. Transfer stages validate at their last iteration; those metrics are
 # tabulated, and the pre-training cost from the side-by-side cost stage.
 _pretrain_iters = 400
 _det_iters = 200

@@ -10,8 +10,8 @@ Either runs a stage the same way (:mod:`.execute`): training and testing as subp
 of ``tools/train.py`` / ``tools/test.py`` with their output in the stage's ``stage.log``,
 progress parsed from mmengine's log lines (:mod:`.progress`), a ``stage.json`` state so
 that a re-run skips what is done and resumes what was interrupted, a lock per stage
-shared with its command (:mod:`.lock`). Nothing here imports torch or an OpenMMLab model library: only the stages
-that convert weights or draw the report do, when they run.
+shared with its command (:mod:`.lock`). Nothing here imports torch or an OpenMMLab model
+library: only the stages that convert weights or draw the report do, when they run.
 """
 from .execute import Outcome
 from .executor import Executor, StageStatus, print_status, summarize

@@ -304,17 +304,23 @@ def _resources(path: Path, key: str, given) -> dict:
     return resources
 
 
-def _slurm(path: Path, executor) -> Optional[SlurmSpec]:
-    """The slurm executor's settings (its per-stage patterns are checked against the
-    planned stages by :func:`mixedae.pipeline.plan.plan_stages`)."""
-    if executor is None:
-        return None
+def _executor(path: Path, executor, launcher) -> tuple[Optional[SlurmSpec], int]:
+    """The slurm executor's settings (None: the local executor; its per-stage patterns are
+    checked against the planned stages by :func:`mixedae.pipeline.plan.plan_stages`) and
+    the local executor's stages at once; either refused beside a ``launcher`` where they
+    would clash with its torchrun."""
+    executor = {} if executor is None else executor
     if not isinstance(executor, dict) or executor.get('type', 'local') not in ('local', 'slurm'):
         raise _fail(path, 'executor', f"expected dict(type='local' or 'slurm', ...), "
                     f'got {executor!r}')
     if executor.get('type', 'local') == 'local':
         _check_keys(path, 'executor', executor, {'type', 'workers'}, set())
-        return None
+        workers = _int_at_least(path, 'executor.workers', executor.get('workers', 1), 1)
+        if workers > 1 and launcher is not None:
+            raise _fail(path, 'executor.workers', f'{workers} stages at once would each '
+                        'start torchrun on all of this node\'s devices: one at a time with a '
+                        "launcher (or executor = dict(type='slurm', ...))")
+        return None, workers
     _check_keys(path, 'executor', executor,
                 {'type', 'stages', 'max_requeues', *SLURM_RESOURCES}, set())
     resources = _resources(path, 'executor', {
@@ -325,7 +331,10 @@ def _slurm(path: Path, executor) -> Optional[SlurmSpec]:
     requeues = executor.get('max_requeues', SlurmSpec.max_requeues)
     if not isinstance(requeues, int) or isinstance(requeues, bool) or requeues < 0:
         raise _fail(path, 'executor.max_requeues', f'{requeues!r} is not an int >= 0')
-    return SlurmSpec({**SLURM_DEFAULTS, **resources}, stages, requeues)
+    if launcher is not None:
+        raise _fail(path, 'launcher', 'starts torchrun on the local node; with the slurm '
+                    'executor give executor.gpus_per_node / tasks_per_node instead')
+    return SlurmSpec({**SLURM_DEFAULTS, **resources}, stages, requeues), 1
 
 
 def _bootstrap(path: Path, tabulate: dict) -> dict:
@@ -372,16 +381,7 @@ def load_spec(path: str | Path, work_root: Optional[str | Path] = None) -> Pipel
     tasks_spec = tuple(_task(path, name, entry, seeds) for name, entry in tasks.items())
     tabulate = cfg.get('tabulate', {})
     _check_keys(path, 'tabulate', tabulate, {'baseline', 'resamples', 'confidence'}, set())
-    slurm = _slurm(path, cfg.get('executor'))
-    if slurm and cfg.get('launcher') is not None:
-        raise _fail(path, 'launcher', 'starts torchrun on the local node; with the slurm '
-                    'executor give executor.gpus_per_node / tasks_per_node instead')
-    workers = _int_at_least(path, 'executor.workers',
-                            (cfg.get('executor') or {}).get('workers', 1), 1)
-    if workers > 1 and cfg.get('launcher') is not None:
-        raise _fail(path, 'executor.workers', f'{workers} stages at once would each start '
-                    'torchrun on all of this node\'s devices: one at a time with a launcher '
-                    "(or executor = dict(type='slurm', ...))")
+    slurm, workers = _executor(path, cfg.get('executor'), cfg.get('launcher'))
     both = [f'{m.name}/{t.name}' for m in methods for t in tasks_spec if m.seeds and t.seeds]
     if both:
         raise _fail(path, 'seeds', f'{", ".join(both)}: pre-training seeds and transfer seeds '
