@@ -301,12 +301,14 @@ def test_interrupted_workers_stop_their_commands(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        logs = [tmp_path / n / 'stage.log' for n in ('a', 'b')]
-        while not all(log.is_file() and 'up' in log.read_text() for log in logs):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        locks = [tmp_path / n / '.stage.lock' for n in ('a', 'b')]
+        # both commands started: their pids noted in the stage locks
+        while not all(lock.is_file() and 'command pid' in lock.read_text() for lock in locks):
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline
             time.sleep(0.05)
-        commands = [int(re.search(r'command pid (\d+)', (log.parent / '.stage.lock')
-                                  .read_text())[1]) for log in logs]
+        commands = [int(re.search(r'command pid (\d+)', lock.read_text())[1])
+                    for lock in locks]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) != 0
     finally:
@@ -314,7 +316,7 @@ def test_interrupted_workers_stop_their_commands(tmp_path):
     for pid in commands:
         assert not Path(f'/proc/{pid}').exists() or 'Z' in Path(
             f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[:1], pid
-    assert [read_state(log.parent)['status'] for log in logs] == ['running', 'running']
+    assert [read_state(lock.parent)['status'] for lock in locks] == ['running', 'running']
 
 
 def test_demo_pins_the_float_kernels():
