@@ -16,7 +16,9 @@
 # MAE pre-trained 2000 iterations 49.6 / 48.1) or a frozen encoder (mIoU scratch 50.8 /
 # 52.1 / 64.4, MAE 58.1 / 51.6 / 60.3) or fewer labels (detection on 16 training scenes,
 # 800 iterations, seed 0: scratch 51.7 / 57.4 AP box / mask, MAE 47.0 / 55.2, MAE without
-# layer decay 48.1 / 57.7): at this scale the dense heads apparently get nothing from the
+# layer decay 48.1 / 57.7), nor with random object hues (only the outline tells the
+# class), a 10x lower segmentation lr, or a frozen encoder on random hues (mIoU 37-39 for
+# both; README "A longer CPU study"): at this scale the dense heads get nothing from the
 # pre-trained patch features that random ones lack.
 # Run from the repository root:
 #   python tools/run_pipeline.py configs/pipelines/demo.py
