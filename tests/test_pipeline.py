@@ -246,6 +246,21 @@ def test_progress_lines():
     assert 'done in 0:01:30' in text
 
 
+def test_stage_lines_name_their_stage_at_each_quarter():
+    out = io.StringIO()
+    sink = Progress(4, out, workers=2).stage_lines('mae/det_coco/seed_1')
+    for k in (10, 20, 30, 60, 80, 100):
+        sink(f'Iter(train) [{k:3d}/100]  eta: 0:00:{(100 - k) // 2:02d}')
+    sink('Iter(val) [8/8]')
+    sink('no iteration here')
+    assert out.getvalue().splitlines() == [
+        '    mae/det_coco/seed_1: train iter 10/100, eta 0:00:45',
+        '    mae/det_coco/seed_1: train iter 30/100, eta 0:00:35',
+        '    mae/det_coco/seed_1: train iter 60/100, eta 0:00:20',
+        '    mae/det_coco/seed_1: train iter 80/100, eta 0:00:10',
+        '    mae/det_coco/seed_1: train iter 100/100, eta 0:00:00']
+
+
 def test_error_excerpt_skips_ignored_exceptions(tmp_path):
     log = tmp_path / 'stage.log'
     log.write_text('\n'.join([

@@ -28,6 +28,11 @@ class IterInfo:
     epoch: Optional[int] = None
     eta: Optional[str] = None
 
+    @property
+    def train_quarter(self) -> int:
+        """The quarter of its training a train line has reached (0 to 4); -1 otherwise."""
+        return 4 * self.k // self.n if self.mode == 'train' else -1
+
     def __str__(self) -> str:
         where = f'epoch {self.epoch} ' if self.epoch is not None else ''
         eta = f', eta {self.eta}' if self.eta else ''
@@ -129,8 +134,8 @@ class Progress:
         if self.live:
             self.out.write(f'\r{text}\033[K')
             self.out.flush()
-        if info.mode == 'train' and 4 * info.k // info.n > self.quarter:
-            self.quarter = 4 * info.k // info.n
+        if info.train_quarter > self.quarter:
+            self.quarter = info.train_quarter
             if not self.live:
                 self.print(text)
 
@@ -152,8 +157,8 @@ class Progress:
         def update(line: str) -> None:
             nonlocal quarter
             info = parse_iter_line(line)
-            if info is not None and info.mode == 'train' and 4 * info.k // info.n > quarter:
-                quarter = 4 * info.k // info.n
+            if info is not None and info.train_quarter > quarter:
+                quarter = info.train_quarter
                 self.print(f'    {name}: {info}')
         return update
 
