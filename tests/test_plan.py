@@ -580,14 +580,20 @@ def test_light_driver_imports_no_model_library():
     assert imported_after('import mixedae.pipeline.slurm') == []
 
 
+def dry_run_blocks(config: str) -> dict[str, str]:
+    """Stage name -> its block of ``tools/run_pipeline.py CONFIG --dry-run`` (name line
+    and command)."""
+    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'), config,
+                             '--dry-run'], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {b.split('  (')[0].split('] ')[1]: b for b in result.stdout.split('\n[')[1:]}
+
+
 def test_demo_with_seeds_lists_a_stage_per_seed():
     """configs/pipelines/demo_seeds.py (the demo, seeds = [0, 1]): --dry-run lists every
     transfer run twice, each with its seed."""
-    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
-                             'configs/pipelines/demo_seeds.py', '--dry-run'], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    blocks = {b.split('  (')[0].split('] ')[1]: b for b in result.stdout.split('\n[')[1:]}
+    blocks = dry_run_blocks('configs/pipelines/demo_seeds.py')
     demo = Config.fromfile(str(DEMO))
     for method in demo.methods:
         for task in demo.tasks:
@@ -600,11 +606,7 @@ def test_demo_with_seeds_lists_a_stage_per_seed():
 def test_cpu_study_lists_three_seeds_and_longer_dense_schedules():
     """configs/pipelines/cpu_study.py: MAE, MixedAE and scratch, every transfer run with
     seeds 0-2, detection 600 and segmentation 1600 iterations."""
-    result = subprocess.run([sys.executable, str(TOOLS / 'run_pipeline.py'),
-                             'configs/pipelines/cpu_study.py', '--dry-run'], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    blocks = {b.split('  (')[0].split('] ')[1]: b for b in result.stdout.split('\n[')[1:]}
+    blocks = dry_run_blocks('configs/pipelines/cpu_study.py')
     iters = {'det_coco': 600, 'seg_ade20k': 1600, 'cls_finetune': None, 'cls_linear': None}
     for method in ('mae', 'mixedae', 'scratch'):
         for task, max_iters in iters.items():
