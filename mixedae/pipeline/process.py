@@ -74,6 +74,7 @@ def run_logged(argv: Sequence[str], log: TextIO, on_line: Callable[[str], None],
         proc.stdout.close()
         log.flush()
     if proc in INTERRUPTED:   # as if this thread had been interrupted: the stage resumes
+        INTERRUPTED.discard(proc)
         raise KeyboardInterrupt(f'{label} stopped: the pipeline was interrupted')
     if proc.returncode:
         raise StageError(f'{label} exited with status {proc.returncode}')
